@@ -1,0 +1,57 @@
+"""The ``protoecg`` command: one CLI with subcommands.
+
+Each subcommand group lives in its own module exposing ``register(subparsers)``; the command
+functions import their heavy dependencies lazily so ``protoecg --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Order = order in --help.
+_COMMAND_MODULES = (
+    "protoecg.cli.demo_cmd",
+    "protoecg.cli.data_cmd",
+    "protoecg.cli.model_cmd",
+    "protoecg.cli.explain_cmd",
+    "protoecg.cli.app_cmd",
+    "protoecg.cli.analysis_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="protoecg",
+        description="Interpretable 12-lead ECG analysis: data, prototype network, explanations, "
+                    "review app and phenotype analysis.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from data_access.errors import ECGDataError
+    try:
+        return int(args.func(args) or 0)
+    except ECGDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
