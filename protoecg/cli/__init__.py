@@ -17,7 +17,8 @@ _COMMAND_MODULES = (
     "protoecg.cli.model_cmd",
     "protoecg.cli.explain_cmd",
     "protoecg.cli.app_cmd",
-    "protoecg.cli.analysis_cmd",
+    "protoecg.cli.infer_cmd",
+    "protoecg.cli.phewas_cmd",
 )
 
 

@@ -1,8 +1,21 @@
-"""CLI subcommands (filled in by the issue that owns them)."""
+"""``protoecg data ...``: dataset summaries and demo-data generators (one module per subcommand)."""
 from __future__ import annotations
 
 import argparse
+import importlib
+
+_DATA_MODULES = (
+    "protoecg.cli.data_summary_cmd",
+    "protoecg.cli.synth_ptbxl_cmd",
+    "protoecg.cli.synth_mimic_cmd",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands to the ``protoecg`` parser."""
+    p = sub.add_parser("data", help="summarise datasets and generate demo data",
+                       description="Dataset tools: summaries of PTB-XL-layout datasets and generators "
+                                   "of synthetic demo data in the PTB-XL and MIMIC-IV layouts.")
+    data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    for name in _DATA_MODULES:
+        importlib.import_module(name).register(data_sub)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
