@@ -1,8 +1,22 @@
 """Typed exceptions for bad ECG input.
 
 Every error carries the record it concerns (when known) and a message a clinician-researcher can act on.
-Batch loaders catch :class:`ECGDataError` per record, list the record with ``str(err)`` as its reason,
+Batch loaders catch :class:`ECGDataError` per record, list the record with ``err.reason`` as its reason,
 and go on with the rest.
+
+Hierarchy (catch the base class to handle any of them)::
+
+    ECGDataError
+    ├── RecordReadError          file missing / unreadable / corrupt
+    │   ├── MissingFileError     a header or signal file does not exist
+    │   ├── HeaderError          the .hea header cannot be parsed
+    │   └── TruncatedRecordError the signal file holds fewer samples than its header declares
+    ├── LeadError                missing, misnamed, duplicated leads, or not exactly 12
+    ├── SamplingRateError        unsupported fs, or fs differs from what the caller asked for
+    ├── RecordLengthError        too short, or the signal length disagrees with the header
+    ├── SignalQualityError       NaN samples, flat leads
+    │   └── UnitsError           physical units that cannot be converted to millivolts
+    └── MetadataError            a malformed metadata table, column or cell
 """
 from __future__ import annotations
 
@@ -20,12 +34,24 @@ class RecordReadError(ECGDataError):
     """The file could not be read: missing, truncated, corrupt, or an unparseable header."""
 
 
+class MissingFileError(RecordReadError):
+    """A header or signal file named by a table or a header does not exist."""
+
+
+class HeaderError(RecordReadError):
+    """The WFDB header (``.hea``) cannot be parsed."""
+
+
+class TruncatedRecordError(RecordReadError):
+    """The signal file is shorter than its header says (an interrupted copy or download)."""
+
+
 class LeadError(ECGDataError):
     """Leads are missing, misnamed, duplicated, or there are not exactly 12."""
 
 
 class SamplingRateError(ECGDataError):
-    """The sampling frequency is not one this pipeline supports."""
+    """The sampling frequency is not one this pipeline supports, or not the one requested."""
 
 
 class RecordLengthError(ECGDataError):
@@ -34,6 +60,10 @@ class RecordLengthError(ECGDataError):
 
 class SignalQualityError(ECGDataError):
     """The signal contains NaNs, a flat lead, or other values that make it unusable."""
+
+
+class UnitsError(SignalQualityError):
+    """The header's physical units are not a voltage that can be converted to millivolts."""
 
 
 class MetadataError(ECGDataError):

@@ -5,36 +5,58 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import LeadError, SamplingRateError, SignalQualityError, RecordLengthError
-from .leads import CANONICAL_LEADS, normalise_lead_name
+from .errors import RecordLengthError, SamplingRateError, SignalQualityError
+from .leads import CANONICAL_LEADS, canonical_order
 
-SUPPORTED_FS = (100.0, 500.0)
+SUPPORTED_FS: tuple[float, ...] = (100.0, 500.0)
 MIN_DURATION_S = 10.0
+# A lead whose peak-to-peak amplitude is below this (mV) carries no signal (a disconnected electrode).
+FLAT_THRESHOLD_MV = 1e-3
+
+
+def check_fs(fs: float, record: str | None = None,
+             supported_fs: Sequence[float] = SUPPORTED_FS, expected_fs: float | None = None) -> None:
+    """Raise :class:`SamplingRateError` if ``fs`` is unsupported or differs from ``expected_fs``."""
+    if expected_fs is not None and float(fs) != float(expected_fs):
+        raise SamplingRateError(f"expected {float(expected_fs):g} Hz, the record is sampled at {float(fs):g} Hz",
+                                record)
+    if float(fs) not in tuple(float(f) for f in supported_fs):
+        allowed = " or ".join(f"{float(f):g}" for f in supported_fs)
+        raise SamplingRateError(f"sampling rate {float(fs):g} Hz is not supported (use {allowed} Hz)", record)
 
 
 def validate_signal(signal: np.ndarray, lead_names: Sequence[str], fs: float,
-                    record: str | None = None, min_duration_s: float = MIN_DURATION_S) -> np.ndarray:
-    """Return (12, n) float32 in canonical order, or raise a typed :class:`ECGDataError`."""
-    if len(lead_names) != 12:
-        raise LeadError(f"expected 12 leads, found {len(lead_names)} ({', '.join(lead_names)})", record)
-    canon = [normalise_lead_name(n) for n in lead_names]
-    unknown = [n for n, c in zip(lead_names, canon) if c is None]
-    if unknown:
-        raise LeadError(f"unrecognised lead name(s): {', '.join(unknown)}", record)
-    dup = sorted({c for c in canon if canon.count(c) > 1})
-    if dup:
-        raise LeadError(f"duplicated lead(s): {', '.join(dup)}", record)
-    if float(fs) not in SUPPORTED_FS:
-        raise SamplingRateError(f"sampling rate {fs:g} Hz is not supported (use 100 or 500 Hz)", record)
-    n = signal.shape[1]
-    if n < int(round(min_duration_s * fs)):
-        raise RecordLengthError(f"record is {n / fs:.1f} s long; at least {min_duration_s:g} s needed", record)
-    order = [canon.index(l) for l in CANONICAL_LEADS]
-    out = np.asarray(signal, dtype=np.float32)[order]
-    if np.isnan(out).any():
-        bad = [CANONICAL_LEADS[i] for i in range(12) if np.isnan(out[i]).any()]
+                    record: str | None = None, min_duration_s: float = MIN_DURATION_S, *,
+                    supported_fs: Sequence[float] = SUPPORTED_FS, expected_fs: float | None = None,
+                    allow_flat: bool = False) -> np.ndarray:
+    """Return ``signal`` as (12, n) float32 in canonical lead order, or raise a typed :class:`ECGDataError`.
+
+    ``signal`` is (n_leads, n_samples) with rows named by ``lead_names`` in any order or casing.
+    Checks, in order: 12 recognised, distinct leads; ``fs`` supported (and equal to ``expected_fs`` when
+    given); at least ``min_duration_s`` long; no NaN samples; no flat lead (unless ``allow_flat``).
+    """
+    arr = np.asarray(signal)
+    order = canonical_order(lead_names, record)
+    if arr.ndim != 2 or arr.shape[0] != len(lead_names):
+        raise RecordLengthError(f"signal of shape {arr.shape} does not match {len(lead_names)} named leads "
+                                "(expected (n_leads, n_samples))", record)
+    check_fs(fs, record, supported_fs, expected_fs)
+    n = arr.shape[1]
+    need = int(round(min_duration_s * float(fs)))
+    if n < need:
+        raise RecordLengthError(f"record is {n / float(fs):.1f} s long ({n} samples at {float(fs):g} Hz); "
+                                f"at least {min_duration_s:g} s ({need} samples) needed", record)
+    out = arr.astype(np.float32, copy=False)[order]
+    nan_per_lead = np.isnan(out).sum(axis=1)
+    if nan_per_lead.any():
+        bad = [f"{CANONICAL_LEADS[i]} ({nan_per_lead[i]} of {n})" for i in range(12) if nan_per_lead[i]]
         raise SignalQualityError(f"NaN samples in lead(s) {', '.join(bad)}", record)
-    flat = [CANONICAL_LEADS[i] for i in range(12) if np.ptp(out[i]) < 1e-3]
-    if flat:
-        raise SignalQualityError(f"flat lead(s) (no signal): {', '.join(flat)}", record)
-    return out
+    if not np.isfinite(out).all():
+        raise SignalQualityError("infinite sample values", record)
+    if not allow_flat:
+        ptp = np.ptp(out, axis=1)
+        flat = [CANONICAL_LEADS[i] for i in range(12) if ptp[i] < FLAT_THRESHOLD_MV]
+        if flat:
+            raise SignalQualityError(f"flat lead(s) with no signal (peak-to-peak < {FLAT_THRESHOLD_MV:g} mV): "
+                                     f"{', '.join(flat)}", record)
+    return np.ascontiguousarray(out)
