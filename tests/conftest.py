@@ -27,3 +27,15 @@ def ptbxl_fixture_dir() -> Path:
 def cinc_fixture_dir() -> Path:
     """A few real PhysioNet/CinC 2021 records from other sites (CC BY 4.0)."""
     return FIXTURES / "cinc2021"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_protoecg_cache(tmp_path_factory):
+    """``load_ptbxl`` caches decoded signals (data_access.cache); keep test runs out of ~/.cache."""
+    old = os.environ.get("PROTOECG_CACHE_DIR")
+    os.environ["PROTOECG_CACHE_DIR"] = str(tmp_path_factory.mktemp("protoecg_cache"))
+    yield
+    if old is None:
+        os.environ.pop("PROTOECG_CACHE_DIR", None)
+    else:
+        os.environ["PROTOECG_CACHE_DIR"] = old

@@ -1,0 +1,52 @@
+"""App settings, read from environment variables set by ``protoecg app`` (or by tests)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MODEL_ENV = "PROTOECG_APP_MODEL"
+DB_ENV = "PROTOECG_APP_DB"
+MAX_UPLOAD_ENV = "PROTOECG_APP_MAX_UPLOAD_MB"
+DATA_ENV = "PROTOECG_APP_DATA"
+RESULTS_ENV = "PROTOECG_APP_RESULTS"
+DEFAULT_MAX_UPLOAD_MB = 10
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples" / "ptbxl"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Where the model, the ratings database, the demo data and the phenotype results are."""
+
+    model_dir: Path | None
+    db_url: str
+    max_upload_mb: int
+    data_dir: Path | None
+    results_dir: Path | None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
+
+
+def load_config() -> AppConfig:
+    """Settings from the environment; the ratings DB defaults to ``<model run>/ratings.sqlite``."""
+    from protoecg.review.ratings import resolve_db_url
+
+    model = _path(os.environ.get(MODEL_ENV))
+    try:
+        mb = int(os.environ.get(MAX_UPLOAD_ENV, DEFAULT_MAX_UPLOAD_MB))
+    except ValueError:
+        mb = DEFAULT_MAX_UPLOAD_MB
+    results = _path(os.environ.get(RESULTS_ENV))
+    if results is None and model is not None:
+        results = model / "phewas"
+    return AppConfig(model_dir=model,
+                     db_url=resolve_db_url(os.environ.get(DB_ENV) or None, default_dir=model),
+                     max_upload_mb=max(1, mb), data_dir=_path(os.environ.get(DATA_ENV)),
+                     results_dir=results)

@@ -1,0 +1,106 @@
+"""Model card: training data, metrics with confidence intervals, prototype uniqueness, intended use."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.ui import page_setup
+
+ctx = page_setup("Model card")
+b = ctx.bundle
+metrics: dict = dict(getattr(b, "metrics", {}) or {})
+fp: dict = dict(getattr(b, "fingerprint", {}) or {})
+manifest: dict = dict(getattr(b, "manifest", {}) or {})
+
+
+def _num(v: object, digits: int = 3) -> str:
+    return "—" if not isinstance(v, (int, float)) or v != v else f"{v:.{digits}f}"
+
+
+def _ci(value: object, ci: object) -> str:
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        return f"{_num(value)} (95% CI {_num(ci[0])}–{_num(ci[1])})"
+    return _num(value)
+
+
+st.markdown("### Training data")
+if b.is_demo:
+    st.warning("This model was trained on **generated demo ECGs** (synthetic signals written in the "
+               "PTB-XL file format), not on patients. Its metrics describe how well it learned the "
+               "generator's patterns and say nothing about clinical accuracy.")
+else:
+    st.markdown("Trained on the PTB-XL-format dataset described below.")
+st.table(pd.DataFrame({"item": ["dataset", "training records", "folds", "sampling rate", "samples per record",
+                                "records skipped as unreadable", "content hash (sha256)"],
+                       "value": [str(fp.get("dataset") or "—"), str(fp.get("n_records", "—")),
+                                 ", ".join(map(str, fp.get("folds", []))) or "—",
+                                 f"{fp.get('fs', b.fs)} Hz", str(fp.get("n_samples", b.n_samples)),
+                                 str(fp.get("n_bad_records", "—")),
+                                 str(fp.get("sha256", "—"))[:16] + "…"]}).set_index("item"))
+
+st.markdown("### Model")
+protos = b.prototypes
+per_branch = protos.groupby("branch").size().to_dict() if len(protos) else {}
+st.table(pd.DataFrame({"item": ["architecture", "preset", "input", "prototypes (rhythm / morphology / diffuse)",
+                                "code version (git)", "created (UTC)", "bundle"],
+                       "value": [str(b.arch), str(manifest.get("preset", "—")),
+                                 f"12 leads × {b.n_samples} samples at {b.fs} Hz (0.5 Hz high-pass)",
+                                 " / ".join(str(per_branch.get(k, 0)) for k in ("rhythm", "morphology",
+                                                                                 "diffuse")),
+                                 str(b.git_commit or "—"), str(manifest.get("created_utc", "—")),
+                                 str(getattr(b, "path", ctx.cfg.model_dir))]}).set_index("item"))
+
+st.markdown("### Metrics")
+splits = [(name, metrics[name]) for name in ("validation", "test") if isinstance(metrics.get(name), dict)]
+if not splits:
+    st.info("This model run holds no evaluation metrics.")
+for name, m in splits:
+    folds = m.get("folds")
+    st.markdown(f"**{name.capitalize()}**" + (f" (folds {', '.join(map(str, folds))})" if folds else "")
+                + f" — {m.get('n_test', '?')} ECGs, {m.get('n_classes_evaluated', '?')} labels evaluated "
+                "(labels without positives are excluded). CIs: bootstrap over ECGs.")
+    c = st.columns(3)
+    c[0].metric("Macro AUROC", _num(m.get("macro_auroc")))
+    c[1].metric("Weighted AUROC", _num(m.get("weighted_auroc")))
+    c[2].metric("Macro F1 (tuned thresholds)", _num(m.get("macro_f1")))
+    st.caption(f"Macro AUROC {_ci(m.get('macro_auroc'), m.get('macro_auroc_ci'))}; weighted AUROC "
+               f"{_ci(m.get('weighted_auroc'), m.get('weighted_auroc_ci'))}.")
+    pb = m.get("per_branch") or {}
+    if pb:
+        st.dataframe(pd.DataFrame([{"branch": k, "labels": v.get("n_classes"),
+                                    "labels evaluated": v.get("n_classes_evaluated"),
+                                    "branch classifier macro AUROC": v.get("macro_auroc"),
+                                    "fused model macro AUROC (same labels)": v.get("fused_macro_auroc")}
+                                   for k, v in pb.items()]), hide_index=True, width="stretch")
+    pc = m.get("per_class") or {}
+    if pc:
+        with st.expander(f"Per-label metrics ({name})"):
+            st.dataframe(pd.DataFrame([{"label": k, "branch": b.branch_of.get(k, ""), **v}
+                                       for k, v in pc.items()]), hide_index=True, width="stretch")
+
+st.markdown("### Prototype uniqueness")
+u = metrics.get("prototypes")
+if isinstance(u, dict):
+    st.markdown(f"{u.get('n_projected', '?')} of {u.get('n_prototypes', '?')} prototypes were projected "
+                f"onto training ECGs; they landed on **{u.get('n_distinct_sources', '?')} distinct source "
+                "ECGs** (fewer distinct sources means prototypes share, and repeat, the same examples).")
+    rows = [{"branch": k, **v} for k, v in (u.get("per_branch") or {}).items()]
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+else:
+    st.info("No prototype projection figures in this run (a baseline model has no prototypes).")
+
+st.markdown("### Intended use and limits")
+st.markdown(
+    "- **Intended use:** research and teaching — exploring how a prototype network explains 12-lead ECG "
+    "statements, and collecting clinicians' ratings of its prototypes. Not a medical device; not for "
+    "diagnosis or treatment decisions.\n"
+    "- **Input:** 10 s, 12-lead resting ECGs; other lengths and rates are resampled/cropped by the "
+    "library, which may lose information. Paced rhythms, paediatric ECGs and non-standard lead "
+    "placements were not studied.\n"
+    "- **Labels:** the 71 PTB-XL statements; thresholds were tuned for F1 on the validation fold and "
+    "are not calibrated for any clinical operating point.\n"
+    "- **Explanations** show what the model compared, not why a finding is present: a similar-looking "
+    "prototype is evidence about the model, not about the patient.\n"
+    + ("- **Demo model:** trained on generated ECGs — its behaviour on real recordings is not "
+       "meaningful.\n" if b.is_demo else ""))

@@ -1,0 +1,185 @@
+"""Morphology and diffuse findings: how each PTB-XL code changes a patient's beat template.
+
+Every ``_apply_*`` edits the waves of the template the way the finding changes activation or
+repolarisation; :func:`build_template` applies the present codes in a physiological order, then measures
+the clean beat (:mod:`.criteria`) and rescales until each present code meets its criterion and absent
+voltage criteria (LVH, low voltage) are not met by chance.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .beats import QRS, REPOL, BeatTemplate, Wave
+from .criteria import CHEST, LIMB, BeatMeasures, is_low_voltage, measure
+from .morphology import (STD_DIRS, STD_LEADS, TERRITORY_DIRS, TERRITORY_LEADS, Anatomy, _unit,
+                         normal_template, refresh_j_point, set_frontal_axis)
+
+
+def _scale_qrs(t: BeatTemplate, f: float, names: list[str] | None = None) -> None:
+    for k in names or t.qrs_waves():
+        t.waves[k] = t.waves[k].scaled(f)
+
+
+def _widen(t: BeatTemplate, f: float) -> None:
+    """Stretch the QRS waves in time (slower conduction)."""
+    for k in t.qrs_waves():
+        w = t.waves[k]
+        t.waves[k] = replace(w, offset_s=w.offset_s * f, sigma_l_s=w.sigma_l_s * f, sigma_r_s=w.sigma_r_s * f)
+
+
+def _apply_crbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Late right-ventricular activation: a slow rightward-anterior terminal wave (R' in V1, wide S in I/V6)."""
+    g = anat.qrs_gain
+    t.waves["Rp"] = Wave(rng.uniform(0.102, 0.115), 0.016, rng.uniform(0.018, 0.024),
+                         g * rng.uniform(0.6, 0.85) * _unit(-0.55, -0.05, 0.85))
+    tw = t.waves["T"]
+    t.waves["T"] = replace(tw, vector=tw.vector + 0.22 * _unit(0.2, 0.1, -0.95))   # T down in V1-V2
+
+
+def _apply_clbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Septum activated right-to-left (no septal q), slow left-ventricular activation (broad notched R)."""
+    g = anat.qrs_gain
+    for k in ("q", "S", "Ra", "Rl"):
+        t.waves.pop(k, None)
+    t.waves["Ra"] = Wave(0.045, 0.018, 0.018, g * rng.uniform(0.8, 1.0) * _unit(0.7, 0.35, -0.25))
+    t.waves["Rl"] = Wave(rng.uniform(0.095, 0.11), 0.02, 0.022, g * rng.uniform(1.1, 1.4) * _unit(0.85, 0.15, -0.55))
+    # Secondary (discordant) ST-T: ST up and T up in V1-V3, ST down and T inverted in I, aVL, V5, V6.
+    t.waves["STsec"] = Wave(0.03, 0.03, 0.09, 0.22 * _unit(-0.65, -0.15, 0.75), REPOL)
+    tw = t.waves["T"]
+    t.waves["T"] = replace(tw, vector=anat.t_gain * 0.4 * _unit(-0.65, -0.15, 0.7))
+
+
+def _apply_lafb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Left anterior fascicular block: axis -45..-80 degrees, initial forces inferior (qR in I/aVL, rS in II/III/aVF)."""
+    set_frontal_axis(t, float(rng.uniform(-75, -50)), with_t=False)
+    if "q" in t.waves:
+        t.waves["q"] = replace(t.waves["q"], vector=anat.qrs_gain * 0.18 * _unit(-0.25, 0.9, 0.2))
+    _widen(t, 1.08)
+
+
+def _apply_imi(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Necrotic inferior wall: an early dipole pointing superiorly gives Q >= 40 ms in II, III, aVF."""
+    g = anat.qrs_gain
+    t.waves["Qinf"] = Wave(0.018, 0.011, 0.014, g * rng.uniform(0.5, 0.8) * _unit(0.1, -1.0, 0.05))
+    ra = t.waves["Ra"]
+    t.waves["Ra"] = replace(ra, offset_s=ra.offset_s + 0.008, vector=ra.vector * np.array([1.0, 0.45, 1.0]))
+
+
+def _apply_asmi(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Necrotic anteroseptal wall: initial forces posterior, QS complexes in V1-V3."""
+    g = anat.qrs_gain
+    t.waves.pop("q", None)
+    t.waves["Qant"] = Wave(0.018, 0.011, 0.014, g * rng.uniform(0.55, 0.8) * _unit(0.15, 0.05, -1.0))
+    ra = t.waves["Ra"]
+    t.waves["Ra"] = replace(ra, offset_s=ra.offset_s + 0.008, vector=ra.vector * np.array([1.0, 1.0, 0.2]))
+
+
+def _apply_st(t: BeatTemplate, direction: np.ndarray, amp: float, sigma_r: float = 0.10) -> None:
+    t.waves["ST"] = Wave(0.035, 0.03, sigma_r, amp * direction, REPOL)
+
+
+def _apply_invt(t: BeatTemplate, territory: str, rng: np.random.Generator) -> None:
+    """Reflect the T vector across the territory's plane and push it further away: T inverted there."""
+    u = _unit(*TERRITORY_DIRS[territory])
+    tw = t.waves["T"]
+    proj = float(tw.vector @ u)
+    vec = tw.vector - 2 * max(proj, 0.0) * u - rng.uniform(0.18, 0.3) * u
+    t.waves["T"] = replace(tw, vector=vec)
+
+
+def _apply_dig(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> float:
+    """Digitalis effect: sagging ('scooped') ST depression, short QT, low T. Returns the new QTc."""
+    net = sum(w.vector for w in t.waves.values() if w.family == QRS)
+    t.waves["ST"] = Wave(0.05, 0.035, 0.045, -rng.uniform(0.22, 0.32) * _unit(*net), REPOL)
+    tw = t.waves["T"]
+    t.waves["T"] = replace(tw, vector=tw.vector * 0.6, sigma_l_s=0.045, sigma_r_s=0.04)
+    return float(rng.uniform(0.31, 0.345))
+
+
+def _apply_el(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Electrolyte disturbance (hyperkalaemia pattern): tall, narrow, symmetric ('tented') T, flat P."""
+    tw = t.waves["T"]
+    s = rng.uniform(0.026, 0.032)
+    t.waves["T"] = replace(tw, vector=tw.vector * rng.uniform(2.4, 3.2), sigma_l_s=s, sigma_r_s=s)
+    t.waves["P"] = t.waves["P"].scaled(0.5)
+
+
+def _tune_voltage(t: BeatTemplate, lead_mat: np.ndarray, labels: set[str], rng: np.random.Generator) -> BeatMeasures:
+    """Make LVH / LVOLT criteria hold exactly when the label is present."""
+    m = measure(t, lead_mat)
+    if "LVH" in labels:
+        target = rng.uniform(3.9, 5.2)
+        for _ in range(3):
+            names = [k for k in ("Rl", "S", "Ra") if k in t.waves]
+            _scale_qrs(t, target / max(m.sokolow_lyon, 0.3), names)
+            m = measure(t, lead_mat)
+    elif m.sokolow_lyon > 3.2:
+        _scale_qrs(t, 3.0 / m.sokolow_lyon)
+        m = measure(t, lead_mat)
+    if "LVOLT" in labels:
+        f = min(rng.uniform(0.28, 0.42) / m.qrs_pp[LIMB].max(), rng.uniform(0.55, 0.85) / m.qrs_pp[CHEST].max())
+        _scale_qrs(t, f)
+        t.waves["T"] = t.waves["T"].scaled(0.6)
+        m = measure(t, lead_mat)
+    elif m.qrs_pp[LIMB].max() < 0.8 or m.qrs_pp[CHEST].max() < 1.4:
+        f = max(0.8 / m.qrs_pp[LIMB].max(), 1.4 / m.qrs_pp[CHEST].max())
+        _scale_qrs(t, f)
+        m = measure(t, lead_mat)
+    return m
+
+
+def build_template(anat: Anatomy, labels: set[str], lead_mat: np.ndarray,
+                   rng: np.random.Generator, territories: dict[str, str] | None = None) -> BeatTemplate:
+    """The beat template of this patient with the given findings, each meeting its criterion."""
+    territories = dict(territories or {})
+    t = normal_template(anat)
+    qtc = anat.qtc_s
+    if "CLBBB" in labels:
+        _apply_clbbb(t, anat, rng)
+    if "LAFB" in labels:
+        _apply_lafb(t, anat, rng)
+    if "IMI" in labels:
+        _apply_imi(t, anat, rng)
+    if "ASMI" in labels:
+        _apply_asmi(t, anat, rng)
+    if "CRBBB" in labels:
+        _apply_crbbb(t, anat, rng)
+    if "LVH" in labels:
+        _widen(t, 1.06)
+    refresh_j_point(t, anat, qtc)
+    m = _tune_voltage(t, lead_mat, labels, rng)
+    if "DIG" in labels:
+        qtc = _apply_dig(t, anat, rng)
+    if "EL" in labels:
+        _apply_el(t, anat, rng)
+    if "INVT" in labels:
+        ter = territories.setdefault("INVT", "lateral")
+        _apply_invt(t, ter, rng)
+    if "STE_" in labels:
+        ter = territories.setdefault("STE_", "anterior")
+        _apply_st(t, _unit(*TERRITORY_DIRS[ter]), rng.uniform(0.28, 0.45))
+        tw = t.waves["T"]
+        t.waves["T"] = replace(tw, vector=tw.vector + 0.15 * _unit(*TERRITORY_DIRS[ter]))
+    if "STD_" in labels:
+        ter = territories.setdefault("STD_", "lateral")
+        _apply_st(t, -_unit(*STD_DIRS[ter]), rng.uniform(0.2, 0.32), sigma_r=0.12)
+    refresh_j_point(t, anat, qtc)
+    if "EL" in labels:
+        _ensure_peaked_t(t, lead_mat)
+    t.notes.update({"territories": territories, "qtc_s": qtc, "sokolow_lyon_mv": m.sokolow_lyon,
+                    "low_voltage": is_low_voltage(m)})
+    return t
+
+
+def _ensure_peaked_t(t: BeatTemplate, lead_mat: np.ndarray) -> None:
+    """Hyperkalaemic T: at least 0.9 mV in the tallest chest lead."""
+    m = measure(t, lead_mat)
+    top = float(m.t_peak[CHEST].max())
+    if top < 0.9:
+        t.waves["T"] = t.waves["T"].scaled(0.9 / max(top, 0.1) * 1.1)
+
+
+STE_LEADS = TERRITORY_LEADS
+__all__ = ["build_template", "STE_LEADS", "STD_LEADS"]

@@ -1,0 +1,240 @@
+"""Model bundle: one directory holding everything needed to use a trained model without the training data.
+
+Stable API (other packages rely on it)::
+
+    from protoecg.bundle import load_bundle
+    b = load_bundle("runs/demo")          # -> Bundle
+    b.model                               # torch module in eval mode (ProtoECGNet or BaselineNet)
+    b.config                              # RunConfig (frozen dataclasses; b.config.model.fs ...)
+    b.codes                               # tuple of the 71 codes (column order of every (N, 71) array)
+    b.branch_of                           # {code: "rhythm" | "morphology" | "diffuse"}
+    b.thresholds                          # np.ndarray (71,) decision thresholds tuned on validation (max F1)
+    b.prototypes                          # DataFrame, one row per prototype, in model order:
+        # prototype_id ("{branch}-{code}-{k}"), branch, branch_index (column in pred.sims[branch]),
+        # class, source_ecg_id (-1: not projected), source_index, window_index (latent window start),
+        # window_start_s, window_end_s (exact receptive field, seconds), leads ("V2,V3,..." leads above the
+        # uniform share; "all" for rhythm), projection_similarity (prototype→source cosine before projection)
+    b.lead_shares                         # (P_total, 12) per-lead share of each prototype (rows = table rows)
+    b.prototype_signal(pid)               # (12, n) float32 snippet of the source ECG (the matched window)
+    b.prototype_source(pid)               # (full (12, T) source ECG, start_s, end_s)
+    b.metrics                             # dict (metrics.json: validation/test figures, history, timings)
+    b.fingerprint                         # dict describing the training data (hash, counts, folds)
+    b.is_demo                             # True when trained on generated (synthetic) data
+    b.fs, b.n_samples, b.arch, b.git_commit
+    pred = b.predict(signals)             # signals (N, 12, n_samples) or (12, n_samples), preprocessed mV
+    pred.probs, pred.logits               # (N, 71) fused probabilities / logits
+    pred.predicted                        # (N, 71) bool: probs >= thresholds
+    pred.combined_logits                  # (N, 71) the branch classifiers' logits (each code from its branch)
+    pred.sims                             # {branch: (N, P_b)} pooled similarities (max over windows)
+    pred.maps                             # {"morphology"/"diffuse": (N, P_b, W_b)} similarity at every window
+    pred.best_window                      # {"morphology"/"diffuse": (N, P_b)} argmax window index
+    pred.lead_contrib                     # {"morphology"/"diffuse": (N, P_b, 12)} per-lead cosine terms at the
+                                          #  best window (sum over leads = pred.sims)
+    b.window_seconds(branch, w)           # latent window index → (start_s, end_s) in the input
+
+For the baseline architecture ``prototypes`` is empty and the per-branch dicts are empty. Signals must be
+preprocessed like training (``data_access.preprocess.highpass`` at ``b.fs``); wrong shapes raise
+:class:`data_access.errors.LeadError` / :class:`~data_access.errors.RecordLengthError`, non-finite values
+:class:`~data_access.errors.SignalQualityError`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from data_access.errors import LeadError, RecordLengthError, SignalQualityError
+
+from . import __version__
+from .model import build_model
+from .model.inference import run_model
+from .training.config import RunConfig, config_to_dict, load_config
+
+FORMAT_VERSION = 1
+FILES = ("manifest.json", "config.json", "model.pt", "thresholds.json", "prototypes.csv",
+         "prototype_sources.npz", "fingerprint.json", "metrics.json")
+
+
+class BundleError(FileNotFoundError):
+    """A bundle directory is missing files or was written by an incompatible version."""
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the source tree, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@dataclass
+class Prediction:
+    """Output of :meth:`Bundle.predict` (see the module docstring)."""
+
+    probs: np.ndarray
+    logits: np.ndarray
+    predicted: np.ndarray
+    combined_logits: np.ndarray | None = None
+    sims: dict[str, np.ndarray] = field(default_factory=dict)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    best_window: dict[str, np.ndarray] = field(default_factory=dict)
+    lead_contrib: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Bundle:
+    path: Path
+    model: nn.Module
+    config: RunConfig
+    codes: tuple[str, ...]
+    branch_of: dict[str, str]
+    thresholds: np.ndarray
+    prototypes: pd.DataFrame
+    lead_shares: np.ndarray
+    metrics: dict
+    fingerprint: dict
+    manifest: dict
+    source_signals: np.ndarray
+    source_ids: np.ndarray
+
+    @property
+    def is_demo(self) -> bool:
+        return bool(self.manifest.get("is_demo", False))
+
+    @property
+    def fs(self) -> int:
+        return int(self.config.model.fs)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.config.model.n_samples)
+
+    @property
+    def arch(self) -> str:
+        return self.config.model.arch
+
+    @property
+    def git_commit(self) -> str | None:
+        return self.manifest.get("git_commit")
+
+    def _check(self, signals: np.ndarray) -> np.ndarray:
+        x = np.asarray(signals, dtype=np.float32)
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3 or x.shape[1] != self.config.model.n_leads:
+            raise LeadError(f"expected signals shaped (N, {self.config.model.n_leads}, {self.n_samples}), "
+                            f"got {tuple(np.shape(signals))}")
+        if x.shape[2] != self.n_samples:
+            raise RecordLengthError(f"the model takes {self.n_samples} samples ({self.n_samples / self.fs:g} s "
+                                    f"at {self.fs} Hz); got {x.shape[2]}. Resample/crop first.")
+        if not np.isfinite(x).all():
+            raise SignalQualityError("signals contain NaN or infinite values")
+        return x
+
+    def predict(self, signals: np.ndarray, batch_size: int = 128, with_leads: bool = True,
+                progress: bool = False) -> Prediction:
+        x = self._check(signals)
+        keys = ("logits", "combined_logits", "sims", "maps", "best", "lead_contrib")
+        out = run_model(self.model, x, batch_size=batch_size, with_leads=with_leads, keys=keys,
+                        progress=progress)
+        logits = out["logits"]
+        probs = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        return Prediction(probs=probs.astype(np.float32), logits=logits,
+                          predicted=probs >= self.thresholds[None, :],
+                          combined_logits=out.get("combined_logits"), sims=out.get("sims", {}),
+                          maps=out.get("maps", {}), best_window=out.get("best", {}),
+                          lead_contrib=out.get("lead_contrib", {}))
+
+    def _row(self, pid: str) -> pd.Series:
+        rows = self.prototypes[self.prototypes["prototype_id"] == pid]
+        if rows.empty:
+            raise KeyError(f"no prototype {pid!r} in this bundle")
+        return rows.iloc[0]
+
+    def prototype_source(self, pid: str) -> tuple[np.ndarray, float, float]:
+        """The whole source ECG (12, T) of a prototype and its matched window [start_s, end_s)."""
+        row = self._row(pid)
+        if int(row["source_ecg_id"]) < 0:
+            raise KeyError(f"prototype {pid!r} was not projected (no training ECG of class {row['class']})")
+        k = int(np.flatnonzero(self.source_ids == int(row["source_ecg_id"]))[0])
+        return self.source_signals[k], float(row["window_start_s"]), float(row["window_end_s"])
+
+    def prototype_signal(self, pid: str) -> np.ndarray:
+        """The matched window of the prototype's source ECG, (12, n) float32."""
+        sig, start, end = self.prototype_source(pid)
+        a, b = int(round(start * self.fs)), int(round(end * self.fs))
+        return sig[:, a:b]
+
+    def window_seconds(self, branch: str, window_index: int) -> tuple[float, float]:
+        br = self.model.branch(branch)  # type: ignore[operator]
+        if branch == "rhythm":
+            return 0.0, self.n_samples / self.fs
+        return br.window_seconds(int(window_index), self.n_samples, self.fs)
+
+
+def save_bundle(path: str | Path, model: nn.Module, config: RunConfig, thresholds: np.ndarray,
+                prototypes: pd.DataFrame, lead_shares: np.ndarray, source_signals: np.ndarray,
+                source_ids: np.ndarray, metrics: dict, fingerprint: dict, is_demo: bool) -> Path:
+    """Write a bundle directory (see module docstring); returns its path."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    codes = tuple(model.codes)
+    manifest = {"format_version": FORMAT_VERSION, "protoecg_version": __version__, "arch": config.model.arch,
+                "preset": config.preset, "is_demo": bool(is_demo), "fs": config.model.fs,
+                "n_samples": config.model.n_samples, "codes": list(codes), "branch_of": model.branch_of,
+                "git_commit": git_commit(),
+                "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    torch.save(model.state_dict(), path / "model.pt")
+    (path / "config.json").write_text(json.dumps(config_to_dict(config), indent=2))
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (path / "thresholds.json").write_text(json.dumps(dict(zip(codes, map(float, thresholds))), indent=2))
+    prototypes.to_csv(path / "prototypes.csv", index=False)
+    np.savez_compressed(path / "prototype_sources.npz", signals=source_signals.astype(np.float32),
+                        ecg_ids=np.asarray(source_ids, dtype=np.int64),
+                        lead_shares=np.asarray(lead_shares, dtype=np.float32))
+    (path / "fingerprint.json").write_text(json.dumps(fingerprint, indent=2))
+    (path / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    return path
+
+
+def load_bundle(path: str | Path, device: str | torch.device = "cpu") -> Bundle:
+    """Load a bundle; weights with ``weights_only=True`` and ``strict=True``."""
+    path = Path(path)
+    missing = [f for f in FILES if not (path / f).exists()]
+    if missing:
+        raise BundleError(f"{path} is not a complete model bundle (missing {', '.join(missing)}); "
+                          "train one with `protoecg train`")
+    manifest = json.loads((path / "manifest.json").read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format {manifest.get('format_version')} is not supported "
+                          f"(this version reads {FORMAT_VERSION})")
+    config = load_config(path / "config.json")
+    codes = tuple(manifest["codes"])
+    branch_of = dict(manifest["branch_of"])
+    model = build_model(config.model, codes, branch_of)
+    state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    model.to(device).eval()
+    thr = json.loads((path / "thresholds.json").read_text())
+    thresholds = np.array([thr[c] for c in codes], dtype=np.float64)
+    table = pd.read_csv(path / "prototypes.csv", keep_default_na=False,
+                        dtype={"leads": str, "prototype_id": str, "class": str, "branch": str})
+    for col in ("window_start_s", "window_end_s", "projection_similarity"):
+        if col in table:
+            table[col] = pd.to_numeric(table[col].replace("", np.nan))
+    with np.load(path / "prototype_sources.npz", allow_pickle=False) as z:
+        sources, source_ids, shares = z["signals"], z["ecg_ids"], z["lead_shares"]
+    return Bundle(path=path, model=model, config=config, codes=codes, branch_of=branch_of,
+                  thresholds=thresholds, prototypes=table, lead_shares=shares,
+                  metrics=json.loads((path / "metrics.json").read_text()),
+                  fingerprint=json.loads((path / "fingerprint.json").read_text()), manifest=manifest,
+                  source_signals=sources, source_ids=source_ids)

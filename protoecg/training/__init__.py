@@ -1,0 +1,1 @@
+"""Training: configuration, losses per stage, the stage loop, DDP helpers."""

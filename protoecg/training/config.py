@@ -1,0 +1,194 @@
+"""Frozen run configuration (model + losses + optimisation) and the named presets.
+
+Everything shape-related is derived from :class:`ModelConfig` (``fs``, ``n_samples``, strides, window
+length): no module assumes 100 Hz or 1000 samples. A run directory stores the resolved configuration as
+``config.json`` (:func:`config_to_dict` / :func:`config_from_dict` round-trip it exactly).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BRANCHES: tuple[str, ...] = ("rhythm", "morphology", "diffuse")
+ARCHES: tuple[str, ...] = ("protoecg", "baseline")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid or a run directory holds an incompatible configuration."""
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """A small ResNet: a strided stem then ``len(channels)`` residual stages.
+
+    ``stem_stride`` and each entry of ``strides`` divide the time axis; the 2D backbones convolve over time
+    only (kernel ``(1, k)``), so the lead axis keeps all 12 rows up to the latent.
+    """
+
+    stem_channels: int = 16
+    stem_kernel: int = 7
+    stem_stride: int = 2
+    channels: tuple[int, ...] = (16, 32, 64)
+    strides: tuple[int, ...] = (2, 2, 2)
+    blocks_per_stage: int = 1
+    kernel: int = 5
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture. ``protos_per_class`` is (rhythm, morphology, diffuse)."""
+
+    arch: str = "protoecg"
+    fs: int = 100
+    n_samples: int = 1000
+    n_leads: int = 12
+    rhythm_backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    morph_backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(
+        stem_channels=8, channels=(8, 16, 32), strides=(2, 2, 4)))
+    diffuse_backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(
+        stem_channels=8, channels=(8, 16, 32), strides=(2, 2, 4)))
+    latent_dim: int = 32            # rhythm add-on output size
+    latent_channels: int = 16       # 2D add-on output channels (per lead row)
+    protos_per_class: tuple[int, int, int] = (2, 2, 2)
+    morph_window: int = 3           # latent time steps spanned by a morphology prototype
+    diffuse_steps: int = 4          # latent time steps (adaptive average pool) of a diffuse prototype
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHES:
+            raise ConfigError(f"unknown architecture {self.arch!r}; choose one of {ARCHES}")
+        if self.fs <= 0 or self.n_samples <= 0:
+            raise ConfigError("fs and n_samples must be positive")
+        if self.morph_window < 1 or self.diffuse_steps < 1:
+            raise ConfigError("morph_window and diffuse_steps must be >= 1")
+        if len(self.protos_per_class) != 3 or min(self.protos_per_class) < 1:
+            raise ConfigError("protos_per_class needs three positive counts (rhythm, morphology, diffuse)")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights. The BCE term always has weight 1."""
+
+    cluster: float = 0.004
+    separation: float = 0.0004
+    diversity: float = 0.05
+    contrastive: float = 0.05
+    l1: float = 1e-4
+    max_pos_weight: float = 50.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation per stage; epochs of 0 skip a stage."""
+
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1.7e-4
+    joint_epochs: int = 12
+    last_layer_epochs: int = 6
+    last_layer_lr: float = 1e-2
+    fusion_epochs: int = 10
+    fusion_lr: float = 1e-2
+    patience: int = 4
+    unique_projection: bool = False
+    seed: int = 0
+    threads: int = 2
+    eval_batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The full resolved configuration of one training run."""
+
+    preset: str = "demo"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    train_folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    val_folds: tuple[int, ...] = (9,)
+    test_folds: tuple[int, ...] = (10,)
+
+
+def _demo() -> RunConfig:
+    return RunConfig(preset="demo")
+
+
+def _tiny() -> RunConfig:
+    """For tests: a few thousand parameters, one epoch per stage."""
+    bb = BackboneConfig(stem_channels=4, stem_kernel=5, channels=(4, 8), strides=(2, 4), kernel=3)
+    return RunConfig(
+        preset="tiny",
+        model=ModelConfig(rhythm_backbone=bb, morph_backbone=bb, diffuse_backbone=bb, latent_dim=8,
+                          latent_channels=4, protos_per_class=(1, 1, 1), morph_window=2, diffuse_steps=2),
+        train=TrainConfig(batch_size=16, joint_epochs=1, last_layer_epochs=1, fusion_epochs=1, patience=1),
+    )
+
+
+def _paper() -> RunConfig:
+    """Reference sizes: ResNet18-class backbones (4 stages x 2 blocks), 5/18/7 prototypes per class,
+    reference loss weights and optimiser (Adam 1e-4, batch 32). Meant for a GPU."""
+    r18_1d = BackboneConfig(stem_channels=64, stem_kernel=15, stem_stride=2, channels=(64, 128, 256, 512),
+                            strides=(1, 2, 2, 2), blocks_per_stage=2, kernel=7)
+    r18_2d = BackboneConfig(stem_channels=32, stem_kernel=15, stem_stride=2, channels=(32, 64, 128, 256),
+                            strides=(1, 2, 2, 4), blocks_per_stage=2, kernel=7)
+    return RunConfig(
+        preset="paper",
+        model=ModelConfig(rhythm_backbone=r18_1d, morph_backbone=r18_2d, diffuse_backbone=r18_2d,
+                          latent_dim=512, latent_channels=32, protos_per_class=(5, 18, 7), morph_window=3,
+                          diffuse_steps=4),
+        loss=LossConfig(cluster=0.004, separation=0.0004, diversity=250.0, contrastive=300.0, l1=1e-4),
+        train=TrainConfig(batch_size=32, lr=1e-4, weight_decay=1.7e-4, joint_epochs=100, last_layer_epochs=30,
+                          last_layer_lr=1e-3, fusion_epochs=30, fusion_lr=1e-3, patience=10, threads=8),
+    )
+
+
+PRESETS = {"demo": _demo, "paper": _paper, "tiny": _tiny}
+
+
+def preset(name: str, **overrides: Any) -> RunConfig:
+    """A named preset with optional overrides of ``TrainConfig`` fields (e.g. ``seed=1``) and ``arch``."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    cfg = PRESETS[name]()
+    arch = overrides.pop("arch", None)
+    if arch is not None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, arch=arch))
+    if overrides:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **overrides))
+    return cfg
+
+
+def config_to_dict(cfg: RunConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _build(cls: type, data: dict) -> Any:
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        v = data[f.name]
+        if dataclasses.is_dataclass(f.default_factory() if f.default_factory is not dataclasses.MISSING
+                                    else None):
+            v = _build(type(f.default_factory()), v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kwargs[f.name] = v
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ConfigError(f"unknown configuration keys for {cls.__name__}: {sorted(unknown)}")
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict) -> RunConfig:
+    return _build(RunConfig, data)
+
+
+def save_config(cfg: RunConfig, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(config_to_dict(cfg), indent=2))
+
+
+def load_config(path: str | Path) -> RunConfig:
+    return config_from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,63 @@
+"""After the last stage: thresholds on validation, validation/test metrics, the bundle files."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from data_access.ptbxl import PTBXLData
+
+from ..bundle import save_bundle
+from ..evaluation import tune_thresholds
+from ..model.inference import run_model
+from ..projection import TABLE_COLUMNS, uniqueness
+from .config import RunConfig
+from .report import evaluate_outputs, sigmoid
+
+log = logging.getLogger(__name__)
+
+
+def _outputs(model: nn.Module, x: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
+    out = run_model(model, x, batch_size=batch, keys=("logits", "combined_logits"))
+    return out["logits"], out.get("combined_logits")
+
+
+def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state: dict, fp: dict,
+             is_demo: bool, n_boot: int) -> Path:
+    """Tune thresholds on the validation fold (max F1 per class), evaluate validation and test folds,
+    and write the bundle into ``out``."""
+    from .trainer import load_projection
+
+    tr, va, te = data.split(cfg.train_folds), data.split(cfg.val_folds), data.split(cfg.test_folds)
+    batch = cfg.train.eval_batch_size
+    codes, b_of = tuple(model.codes), model.branch_of
+    v_logits, v_comb = _outputs(model, va.signals, batch)
+    thresholds = tune_thresholds(va.labels, sigmoid(v_logits))
+    metrics: dict = {"is_demo": bool(is_demo), "arch": cfg.model.arch, "preset": cfg.preset,
+                     "n_train": int(len(tr.ecg_ids)), "n_val": int(len(va.ecg_ids)),
+                     "timings_s": state.get("timings_s", {}), "history": state.get("history", {}),
+                     "validation": evaluate_outputs(va.labels, v_logits, v_comb, codes, b_of, thresholds,
+                                                    n_boot=n_boot)}
+    if len(te.ecg_ids):
+        t_logits, t_comb = _outputs(model, te.signals, batch)
+        metrics["test"] = evaluate_outputs(te.labels, t_logits, t_comb, codes, b_of, thresholds, n_boot=n_boot)
+        metrics["test"]["folds"] = list(cfg.test_folds)
+    ckpt = out / "checkpoints"
+    if (ckpt / "prototypes.csv").exists():
+        table, shares = load_projection(ckpt)
+        metrics["prototypes"] = uniqueness(table)
+        src_idx = np.unique(table.loc[table["source_index"] >= 0, "source_index"].to_numpy(int))
+        sources, source_ids = tr.signals[src_idx], tr.ecg_ids[src_idx]
+    else:
+        table = pd.DataFrame(columns=TABLE_COLUMNS)
+        shares = np.zeros((0, cfg.model.n_leads), np.float32)
+        sources = np.zeros((0, cfg.model.n_leads, cfg.model.n_samples), np.float32)
+        source_ids = np.zeros(0, np.int64)
+    save_bundle(out, model, cfg, thresholds, table, shares, sources, source_ids, metrics, fp, is_demo)
+    v = metrics["validation"]["macro_auroc"]
+    t = metrics.get("test", {}).get("macro_auroc", float("nan"))
+    log.info("bundle written to %s (validation macro AUROC %.4f, test %.4f)", out, v, t)
+    return out

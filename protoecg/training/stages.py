@@ -1,0 +1,163 @@
+"""The training stages as :class:`~protoecg.training.loop.StageSpec` builders.
+
+1. ``joint``: backbones + add-ons + prototypes with every branch's last layer frozen (+1/-0.5); loss per
+   branch = BCE(pos_weight) + cluster + separation + diversity + co-occurrence contrastive. (Baseline: the
+   whole network with BCE.) Runs under DDP when launched by torchrun.
+2. ``projection``: :func:`protoecg.projection.project_prototypes`.
+3. ``last_layer``: each branch's last layer on its (frozen) similarities, BCE + L1 on off-class weights.
+4. ``fusion``: Linear(all similarities, each branch standardised by its training mean/std → 71) + L1,
+   warm-started as an exact copy of the branch classifiers, so its initial validation score is the
+   combined branches' score and early stopping can only keep or improve it.
+
+Stages 3-4 train on similarities computed once with the frozen network (identical on every rank, so they
+need no communication).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import losses as L
+from ..evaluation import macro_auroc
+from ..model.inference import run_model
+from ..model.network import ProtoECGNet
+from .config import BRANCHES, RunConfig
+from .loop import StageSpec
+
+
+@dataclass
+class SplitArrays:
+    """Training and validation arrays (signals (N, 12, T) float32, labels (N, 71) uint8)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    ids_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
+    keep = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in keep)
+
+
+def joint_params(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters trained in the joint stage: everything for the baseline; backbones, add-ons and
+    prototypes (not the last layers or the fusion) for the prototype network."""
+    if not isinstance(model, ProtoECGNet):
+        return list(model.parameters())
+    return [p for b in BRANCHES for p in model.branch(b).latent_parameters()]
+
+
+def _val_score(model: nn.Module, data: SplitArrays, key: str, batch: int) -> float:
+    out = run_model(model, data.x_val, batch_size=batch, keys=(key,))
+    return macro_auroc(data.y_val, out[key])
+
+
+def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: RunConfig) -> StageSpec:
+    """``forward`` is the module to call (the DDP wrapper under torchrun, else ``model`` itself)."""
+    tc, lc = cfg.train, cfg.loss
+    x = torch.from_numpy(data.x_train)
+    y = torch.from_numpy(data.y_train.astype(np.float32))
+    pw = L.pos_weight(data.y_train, lc.max_pos_weight)
+    if not isinstance(model, ProtoECGNet):
+        params = joint_params(model)
+        freeze_all_but(model, params)
+
+        def baseline_loss(idx: np.ndarray) -> torch.Tensor:
+            return L.bce(forward(x[idx])["logits"], y[idx], pw)
+
+        return StageSpec("joint", tc.joint_epochs, tc.lr, tc.weight_decay, tc.patience, tc.batch_size,
+                         len(x), params, baseline_loss,
+                         lambda: _val_score(model, data, "logits", tc.eval_batch_size), model.train)
+
+    params = joint_params(model)
+    freeze_all_but(model, params)
+    cidx = {b: model.class_index(b) for b in BRANCHES}
+    jac = {b: torch.tensor(L.jaccard_matrix(data.y_train[:, cidx[b].numpy()]), dtype=torch.float32)
+           for b in BRANCHES}
+
+    def joint_loss(idx: np.ndarray) -> torch.Tensor:
+        out = forward(x[idx])
+        total = x.new_zeros(())
+        for b in BRANCHES:
+            br = model.branch(b)
+            yb = y[idx][:, cidx[b]]
+            sims = out["sims"][b]
+            total = total + L.bce(out["branch_logits"][b], yb, pw[cidx[b]])
+            total = total + lc.cluster * L.cluster_loss(sims, yb, br.proto_class)
+            total = total + lc.separation * L.separation_loss(sims, yb, br.proto_class)
+            if lc.diversity:
+                total = total + lc.diversity * L.diversity_loss(br.prototypes, br.proto_class)
+            if lc.contrastive:
+                total = total + lc.contrastive * L.contrastive_loss(br.prototypes, br.proto_class, jac[b])
+        return total
+
+    return StageSpec("joint", tc.joint_epochs, tc.lr, tc.weight_decay, tc.patience, tc.batch_size, len(x),
+                     params, joint_loss,
+                     lambda: _val_score(model, data, "combined_logits", tc.eval_batch_size), model.train)
+
+
+def branch_sims(model: ProtoECGNet, x: np.ndarray, batch: int) -> dict[str, torch.Tensor]:
+    """Pooled similarities {branch: (N, P_b)} of the frozen network."""
+    out = run_model(model, x, batch_size=batch, keys=("sims",))
+    return {b: torch.from_numpy(out["sims"][b]) for b in BRANCHES}
+
+
+def last_layer_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> StageSpec:
+    tc, lc = cfg.train, cfg.loss
+    s_tr, s_va = branch_sims(model, data.x_train, tc.eval_batch_size), branch_sims(model, data.x_val,
+                                                                                     tc.eval_batch_size)
+    y = torch.from_numpy(data.y_train.astype(np.float32))
+    pw = L.pos_weight(data.y_train, lc.max_pos_weight)
+    cidx = {b: model.class_index(b) for b in BRANCHES}
+    masks = {b: L.off_class_mask(model.branch(b).proto_class, model.branch(b).n_classes) for b in BRANCHES}
+    params = [model.branch(b).last_layer.weight for b in BRANCHES]
+    freeze_all_but(model, params)
+
+    def loss(idx: np.ndarray) -> torch.Tensor:
+        total = torch.zeros(())
+        for b in BRANCHES:
+            layer = model.branch(b).last_layer
+            total = total + L.bce(layer(s_tr[b][idx]), y[idx][:, cidx[b]], pw[cidx[b]])
+            total = total + lc.l1 * L.l1_loss(layer.weight, masks[b])
+        return total
+
+    @torch.no_grad()
+    def score() -> float:
+        logits = np.zeros(data.y_val.shape, dtype=np.float32)
+        for b in BRANCHES:
+            logits[:, cidx[b].numpy()] = model.branch(b).last_layer(s_va[b]).numpy()
+        return macro_auroc(data.y_val, logits)
+
+    return StageSpec("last_layer", tc.last_layer_epochs, tc.last_layer_lr, 0.0, tc.patience,
+                     tc.batch_size * 4, len(y), params, loss, score, score_initial=True)
+
+
+def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> StageSpec:
+    tc, lc = cfg.train, cfg.loss
+    s_tr, s_va = branch_sims(model, data.x_train, tc.eval_batch_size), branch_sims(model, data.x_val,
+                                                                                     tc.eval_batch_size)
+    mean = torch.stack([s_tr[b].mean() for b in BRANCHES])
+    std = torch.stack([s_tr[b].std().clamp_min(1e-6) for b in BRANCHES])
+    model.init_fusion(mean, std)
+    with torch.no_grad():
+        f_tr, f_va = model.normalised_sims(s_tr), model.normalised_sims(s_va)
+    y = torch.from_numpy(data.y_train.astype(np.float32))
+    pw = L.pos_weight(data.y_train, lc.max_pos_weight)
+    params = [model.fusion.weight, model.fusion.bias]
+    freeze_all_but(model, params)
+
+    def loss(idx: np.ndarray) -> torch.Tensor:
+        return L.bce(model.fusion(f_tr[idx]), y[idx], pw) + lc.l1 * L.l1_loss(model.fusion.weight)
+
+    @torch.no_grad()
+    def score() -> float:
+        return macro_auroc(data.y_val, model.fusion(f_va).numpy())
+
+    return StageSpec("fusion", tc.fusion_epochs, tc.fusion_lr, 0.0, tc.patience, tc.batch_size * 4, len(y),
+                     params, loss, score, score_initial=True)

@@ -1,0 +1,166 @@
+"""Run all training stages into a run directory and write the model bundle there.
+
+The run directory is the bundle (see :mod:`protoecg.bundle`) plus ``checkpoints/`` and ``state.json``
+(completed stages). Re-running the same command resumes: completed stages are skipped (their weights
+are reloaded from ``checkpoints/after_<stage>.pt``) and an interrupted stage continues from its last epoch.
+A different configuration in an existing run directory is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from data_access.errors import ECGDataError
+from data_access.ptbxl import PTBXLData, branch_of
+
+from .. import bundle as bundle_mod
+from ..model import build_model
+from ..model.network import ProtoECGNet
+from ..projection import project_prototypes, uniqueness
+from . import ddp
+from .config import ConfigError, RunConfig, config_to_dict, load_config, save_config
+from .loop import fit
+from .stages import SplitArrays, freeze_all_but, fusion_stage, joint_params, joint_stage, last_layer_stage
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDataError(ECGDataError):
+    """The dataset cannot train a model (e.g. a required fold is empty)."""
+
+
+def fingerprint(data: PTBXLData, root: str | None = None) -> dict:
+    """A content hash of the training split (ids, labels, signal bytes) plus counts."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(data.ecg_ids).tobytes())
+    h.update(np.ascontiguousarray(data.labels).tobytes())
+    h.update(np.ascontiguousarray(data.signals).tobytes())
+    return {"sha256": h.hexdigest(), "n_records": int(len(data.ecg_ids)),
+            "folds": sorted({int(f) for f in data.folds}), "fs": float(data.fs),
+            "n_samples": int(data.signals.shape[-1]) if len(data.signals) else 0,
+            "dataset": str(root) if root else None, "n_bad_records": len(data.bad_records)}
+
+
+def _stages(cfg: RunConfig) -> list[str]:
+    if cfg.model.arch == "baseline":
+        return ["joint"]
+    return ["joint", "projection", "last_layer", "fusion"]
+
+
+def _check_run_dir(out: Path, cfg: RunConfig) -> None:
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        old = load_config(cfg_path)
+        if config_to_dict(old) != config_to_dict(cfg):
+            raise ConfigError(f"{out} holds a run with a different configuration; choose a new --out "
+                              "or delete the directory")
+
+
+def _state(out: Path) -> dict:
+    p = out / "state.json"
+    return json.loads(p.read_text()) if p.exists() else {"completed": [], "timings_s": {}}
+
+
+def _check_data(data: PTBXLData, cfg: RunConfig) -> None:
+    if len(data.signals) and data.signals.shape[-1] != cfg.model.n_samples:
+        raise TrainingDataError(f"records have {data.signals.shape[-1]} samples; the model expects "
+                                f"{cfg.model.n_samples}")
+    if int(data.fs) != cfg.model.fs:
+        raise TrainingDataError(f"data are at {data.fs:g} Hz; the model expects {cfg.model.fs} Hz")
+    for name, folds in (("training", cfg.train_folds), ("validation", cfg.val_folds)):
+        if not np.isin(data.folds, folds).any():
+            raise TrainingDataError(f"no {name} ECGs: folds {list(folds)} are empty in this dataset")
+
+
+def train(data: PTBXLData, cfg: RunConfig, out: str | Path, *, is_demo: bool = False,
+          dataset: str | None = None, progress: bool = True, n_boot: int = 200) -> Path:
+    """Train every stage of ``cfg`` on ``data`` (its folds split it) and write the bundle into ``out``."""
+    from .finalise import finalise
+
+    out = Path(out)
+    _check_data(data, cfg)
+    torch.set_num_threads(max(1, cfg.train.threads))
+    torch.manual_seed(cfg.train.seed)
+    np.random.seed(cfg.train.seed)
+    info = ddp.setup(torch.device("cpu"))
+    try:
+        ckpt_dir = out / "checkpoints"
+        if info.is_main:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            _check_run_dir(out, cfg)
+            save_config(cfg, out / "config.json")
+        ddp.barrier(info)
+        tr, va = data.split(cfg.train_folds), data.split(cfg.val_folds)
+        arrays = SplitArrays(tr.signals, tr.labels, tr.ecg_ids, va.signals, va.labels)
+        model = build_model(cfg.model, tuple(data.codes), branch_of())
+        state = _state(out)
+        done = [s for s in _stages(cfg) if s in state["completed"]]
+        if done:
+            st = torch.load(ckpt_dir / f"after_{done[-1]}.pt", map_location="cpu", weights_only=True)
+            model.load_state_dict(st, strict=True)
+            log.info("resuming after completed stage(s): %s", ", ".join(done))
+        for stage in _stages(cfg):
+            if stage in state["completed"]:
+                continue
+            t0 = time.perf_counter()
+            _run_stage(stage, model, arrays, cfg, ckpt_dir, info, progress, state)
+            state["timings_s"][stage] = state["timings_s"].get(stage, 0.0) + time.perf_counter() - t0
+            state["completed"].append(stage)
+            if info.is_main:
+                torch.save(model.state_dict(), ckpt_dir / f"after_{stage}.pt")
+                (out / "state.json").write_text(json.dumps(state, indent=2))
+            ddp.barrier(info)
+        if info.is_main:
+            finalise(model, data, cfg, out, state, fingerprint(tr, dataset), is_demo, n_boot)
+        ddp.barrier(info)
+    finally:
+        ddp.cleanup(info)
+    return out
+
+
+def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig, ckpt_dir: Path,
+               info: ddp.DistInfo, progress: bool, state: dict) -> None:
+    log.info("stage %s", stage)
+    if stage == "joint":
+        forward: nn.Module = model
+        if info.enabled:       # DDP hooks the parameters that require grad at wrap time: freeze first
+            freeze_all_but(model, joint_params(model))
+            forward = nn.parallel.DistributedDataParallel(model)
+        spec = joint_stage(model, forward, arrays, cfg)
+        state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
+        ddp.broadcast_state(model, info)
+    elif stage == "projection":
+        assert isinstance(model, ProtoECGNet)
+        table, shares = project_prototypes(model, arrays.x_train, arrays.y_train, arrays.ids_train,
+                                           unique=cfg.train.unique_projection,
+                                           batch_size=cfg.train.eval_batch_size, progress=progress)
+        if info.is_main:
+            table.to_csv(ckpt_dir / "prototypes.csv", index=False)
+            np.save(ckpt_dir / "lead_shares.npy", shares)
+        state["projection"] = uniqueness(table)
+    elif stage == "last_layer":
+        assert isinstance(model, ProtoECGNet)
+        spec = last_layer_stage(model, arrays, cfg)
+        state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
+    elif stage == "fusion":
+        assert isinstance(model, ProtoECGNet)
+        spec = fusion_stage(model, arrays, cfg)
+        state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
+    else:  # pragma: no cover
+        raise ConfigError(f"unknown stage {stage}")
+
+
+def load_projection(ckpt_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    table = pd.read_csv(ckpt_dir / "prototypes.csv", keep_default_na=False,
+                        dtype={"leads": str, "prototype_id": str, "class": str, "branch": str})
+    for col in ("window_start_s", "window_end_s", "projection_similarity"):
+        table[col] = pd.to_numeric(table[col].replace("", np.nan))
+    return table, np.load(ckpt_dir / "lead_shares.npy")

@@ -1,0 +1,49 @@
+"""Shared test support for the explanation tests: a tiny model trained on generated ECGs, built once.
+
+Training uses the model engineer's public API (``protoecg.training.trainer.train`` with the ``tiny``
+preset) on ECGs from ``data_access.synth`` (generated, so no data outside the repository is needed).
+The bundle is cached per test session.
+"""
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# Classes with clear signatures in every branch; each ECG gets one finding (plus sinus rhythm).
+TINY_CLASSES = (("NORM",), ("AFIB",), ("CLBBB",), ("IMI",), ("LVH",), ("STACH",))
+N_PER_CLASS = 24
+
+
+def synthetic_ptbxl(n_per_class: int = N_PER_CLASS, seed: int = 0):
+    """A PTBXLData of generated ECGs at 100 Hz (high-passed), folds 1-8 / 9 / 10 assigned round-robin."""
+    from data_access.preprocess import highpass
+    from data_access.ptbxl import PTBXLData, codes, label_matrix
+    from data_access.synth.ecg import synthesize_ecg
+
+    rng = np.random.default_rng(seed)
+    sigs, scps, folds = [], [], []
+    fold_cycle = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2]
+    for labels in TINY_CLASSES:
+        for i in range(n_per_class):
+            sigs.append(synthesize_ecg(set(labels), rng, fs=100, duration_s=10))
+            scps.append({c: 100.0 for c in labels})
+            folds.append(fold_cycle[i % len(fold_cycle)])
+    ids = np.arange(1, len(sigs) + 1, dtype=np.int64)
+    meta = pd.DataFrame({"scp": scps, "strat_fold": folds}, index=pd.Index(ids, name="ecg_id"))
+    x = highpass(np.stack(sigs), 100.0)
+    return PTBXLData(ids, x.astype(np.float32), label_matrix(meta), np.asarray(folds), 100.0, meta, codes())
+
+
+@lru_cache(maxsize=1)
+def tiny_bundle_path() -> Path:
+    """Train the tiny preset once per session; returns the bundle directory."""
+    from protoecg.training.config import preset
+    from protoecg.training.trainer import train
+
+    out = Path(tempfile.mkdtemp(prefix="protoecg_tiny_bundle_")) / "run"
+    train(synthetic_ptbxl(), preset("tiny", threads=2), out, is_demo=True, progress=False, n_boot=20)
+    return out
