@@ -28,22 +28,23 @@ DEFAULT_CONCEPT_RULES: dict[str, str] = {
     "sinus_rhythm": r"\bsinus rhythm\b",
     "sinus_tachycardia": r"sinus tachycardia",
     "sinus_bradycardia": r"sinus bradycardia",
-    "first_degree_av_block": r"(1st|first) degree a-?v block|prolonged pr",
+    "first_degree_av_block": r"(?:1st|first) degree a-?v block|prolonged pr",
     "left_bundle_branch_block": r"left bundle branch block|\blbbb\b",
     "right_bundle_branch_block": r"right bundle branch block|\brbbb\b",
     "left_anterior_fascicular_block": r"left anterior fascicular block",
     "left_ventricular_hypertrophy": r"left ventricular hypertrophy|\blvh\b",
-    "low_voltage": r"low (qrs )?voltage",
+    "low_voltage": r"low (?:qrs )?voltage",
     "prolonged_qt": r"prolonged qt|long qt",
     "st_elevation": r"st elevation|st-elevation",
-    "st_t_abnormality": r"st-?t (wave )?(abnormalit|change)|t wave (abnormalit|inversion)|nonspecific st",
+    "st_t_abnormality": r"st-?t (?:wave )?(?:abnormalit|change)|t wave (?:abnormalit|inversion)|nonspecific st",
     "infarct": r"infarct",
     "pvc": r"premature ventricular|\bpvcs?\b|ventricular premature",
     "paced_rhythm": r"\bpaced\b|pacemaker",
     "abnormal_ecg": r"abnormal ecg",
+    "normal_ecg": r"^normal ecg",
 }
 
-_NEGATION = re.compile(r"^\s*(no|not|without)\b|\b(absent|ruled out|no longer)\b")
+_NEGATION = re.compile(r"^\s*(?:no|not|without)\b|\b(?:absent|ruled out|no longer)\b")
 _REPORT_COL = re.compile(r"^report_\d+$")
 
 

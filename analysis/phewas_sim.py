@@ -60,3 +60,30 @@ def simulate_phewas(n_units: int = 2000, n_classes: int = 6, protos_per_class: i
     return SimulatedPheWAS(features=features, phenotypes=pd.DataFrame(pheno, index=ids), units=units,
                            phecode_info=pd.DataFrame(info), prototypes=pd.DataFrame(protos),
                            ground_truth=pd.DataFrame(truth))
+
+
+def label_features(labels: pd.DataFrame, codes: tuple[str, ...] = ("AFIB", "CLBBB", "LVOLT", "IMI", "NORM", "SR",
+                                                                   "STACH", "LVH"),
+                   protos_per_class: int = 3, signal: float = 2.0, seed: int = 0
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stand-in feature table from the labels an ECG was synthesised with (``ecg_labels.csv``).
+
+    For pipeline tests when no trained model is at hand: ``prob_<code>`` is a noisy logistic function of
+    the label and each of a class's ``sim_`` prototypes tracks the label with decreasing fidelity (the
+    last one is pure noise, so some prototypes of a class disagree). Returns (features indexed by
+    study_id, prototype table with prototype_id, branch, class).
+    """
+    rng = np.random.default_rng(seed)
+    lab = labels.set_index("study_id")["labels"].fillna("").astype(str).str.split()
+    n = len(lab)
+    cols, protos = {}, []
+    for c_i, code in enumerate(codes):
+        has = lab.map(lambda s, code=code: code in s).to_numpy(dtype=float)
+        cols[f"prob_{code}"] = 1 / (1 + np.exp(-(signal * 2 * (has - 0.5) + rng.standard_normal(n))))
+        for k in range(protos_per_class):
+            pid = c_i * protos_per_class + k
+            fidelity = max(0.0, 1.0 - k / max(protos_per_class - 1, 1))
+            cols[f"sim_{pid}"] = fidelity * signal * has + rng.standard_normal(n)
+            protos.append({"prototype_id": pid, "branch": "morphology", "class": code})
+    feats = pd.DataFrame(cols, index=pd.Index(lab.index.astype("int64"), name="study_id"))
+    return feats, pd.DataFrame(protos)

@@ -10,6 +10,7 @@ DB_ENV = "PROTOECG_APP_DB"
 MAX_UPLOAD_ENV = "PROTOECG_APP_MAX_UPLOAD_MB"
 DATA_ENV = "PROTOECG_APP_DATA"
 RESULTS_ENV = "PROTOECG_APP_RESULTS"
+SURVIVAL_ENV = "PROTOECG_APP_SURVIVAL"
 DEFAULT_MAX_UPLOAD_MB = 10
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples" / "ptbxl"
@@ -24,6 +25,7 @@ class AppConfig:
     max_upload_mb: int
     data_dir: Path | None
     results_dir: Path | None
+    survival_dir: Path | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -45,8 +47,14 @@ def load_config() -> AppConfig:
         mb = DEFAULT_MAX_UPLOAD_MB
     results = _path(os.environ.get(RESULTS_ENV))
     if results is None and model is not None:
-        results = model / "phewas"
+        # `make demo` writes RUN/model (the bundle) beside RUN/phewas
+        results = next((d for d in (model / "phewas", model.parent / "phewas") if d.is_dir()),
+                       model / "phewas")
+    survival = _path(os.environ.get(SURVIVAL_ENV))
+    if survival is None and results is not None:
+        survival = next((d for d in (results / "survival", results.parent / "survival", results)
+                         if d.is_dir() and any(d.glob("km_*.html"))), None)
     return AppConfig(model_dir=model,
                      db_url=resolve_db_url(os.environ.get(DB_ENV) or None, default_dir=model),
                      max_upload_mb=max(1, mb), data_dir=_path(os.environ.get(DATA_ENV)),
-                     results_dir=results)
+                     results_dir=results, survival_dir=survival)

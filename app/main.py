@@ -11,11 +11,11 @@ import streamlit as st
 
 _PAGES = Path(__file__).resolve().parent / "pages"
 
-st.set_page_config(page_title="protoecg review", page_icon="🫀", layout="wide")
+st.set_page_config(page_title="protoecg review", page_icon=":material/cardiology:", layout="wide")
 nav = st.navigation([
-    st.Page(_PAGES / "case_review.py", title="Case review", icon="🩺", default=True),
-    st.Page(_PAGES / "prototype_gallery.py", title="Prototype gallery", icon="🗂️"),
-    st.Page(_PAGES / "phenotype_explorer.py", title="Phenotype explorer", icon="📈"),
-    st.Page(_PAGES / "model_card.py", title="Model card", icon="📄"),
+    st.Page(_PAGES / "case_review.py", title="Case review", icon=":material/stethoscope:", default=True),
+    st.Page(_PAGES / "prototype_gallery.py", title="Prototype gallery", icon=":material/view_module:"),
+    st.Page(_PAGES / "phenotype_explorer.py", title="Phenotype explorer", icon=":material/monitoring:"),
+    st.Page(_PAGES / "model_card.py", title="Model card", icon=":material/description:"),
 ])
 nav.run()

@@ -47,15 +47,14 @@ def ptbxl_entries(root: Path, folds: tuple[int, ...] | None = None, source: str 
     return out
 
 
-def demo_data_dir(configured: Path | None, bundle_config: object) -> Path | None:
-    """The demo data directory: the app setting, else the data path recorded in the model's config."""
+def demo_data_dir(configured: Path | None, bundle: object) -> Path | None:
+    """The demo data directory: the app setting, else the dataset recorded in the model's fingerprint."""
     if configured is not None:
         return configured
-    cfg = bundle_config if isinstance(bundle_config, dict) else getattr(bundle_config, "__dict__", {})
-    for key in ("data_dir", "data", "data_root", "ptbxl_dir", "ptbxl_root"):
-        val = cfg.get(key) if isinstance(cfg, dict) else None
-        if isinstance(val, str) and (Path(val) / "ptbxl_database.csv").is_file():
-            return Path(val)
+    fp = getattr(bundle, "fingerprint", None) or {}
+    val = fp.get("dataset") if isinstance(fp, dict) else None
+    if isinstance(val, str) and (Path(val) / "ptbxl_database.csv").is_file():
+        return Path(val)
     return None
 
 

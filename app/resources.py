@@ -39,13 +39,14 @@ def ratings_store(db_url: str) -> RatingsStore:
 
 @st.cache_resource(max_entries=64, show_spinner="Explaining the ECG…")
 def explain_cached(model_dir: str, record_key: str, label: str | None, counterfactual: bool,
-                   attributions: bool, _bundle: Any, _record: Any) -> Any:
+                   attribution_method: str | None, _bundle: Any, _record: Any) -> Any:
     """One explanation per (model, record, label, options); the record key identifies its content."""
     from protoecg.explain import explain_ecg
 
     labels = [label] if label else None
+    methods = [attribution_method] if attribution_method else False
     return explain_ecg(_bundle, _record, labels=labels, counterfactual=counterfactual,
-                       attributions=attributions)
+                       attributions=methods)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -7,9 +7,8 @@ Layout (PhysioNet ``mimic-iv-ecg/1.0``)::
     files/p1000/p10000032/s40689238/40689238.hea|.dat   (``path`` = relative, without extension)
 
 Records are 500 Hz, 10 s, 12 leads (MIMIC writes ``aVF`` before ``aVL``; the reader reorders).
-:func:`to_model_input` turns one into exactly what the model was trained on: 100 Hz, 1000 samples,
-0.5 Hz zero-phase high-pass (``data_access.preprocess``), the PTB-XL training pipeline's order
-(downsample first, then filter at 100 Hz).
+:func:`to_model_input` turns one into exactly what the model was trained on (100 Hz, 1000 samples,
+0.5 Hz zero-phase high-pass) through the shared ``data_access.preprocess.to_model_input``.
 """
 from __future__ import annotations
 
@@ -20,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import MetadataError, RecordLengthError, RecordReadError
-from .preprocess import highpass, resample
+from .errors import MetadataError, RecordReadError
+from .preprocess import MODEL_FS, MODEL_N_SAMPLES as MODEL_SAMPLES, prepare_signal
+from .preprocess import to_model_input as shared_to_model_input
 from .record import ECGRecord, read_record
 
 log = logging.getLogger(__name__)
 
-MODEL_FS = 100.0
-MODEL_SAMPLES = 1000
 RECORD_LIST_COLUMNS = ("subject_id", "study_id", "file_name", "ecg_time", "path")
 N_REPORTS = 18
 
@@ -106,20 +104,16 @@ def load_mimic_ecg(root: str | Path, study_id: int | None = None, path: str | Pa
     return rec
 
 
-def to_model_input(record: ECGRecord | np.ndarray, fs: float | None = None) -> np.ndarray:
-    """(12, 1000) float32 at 100 Hz, high-passed exactly like the training signals.
+def to_model_input(record: ECGRecord | np.ndarray, fs: float | None = None, target_fs: float = MODEL_FS,
+                   n_samples: int = MODEL_SAMPLES) -> np.ndarray:
+    """(12, n_samples) float32 at ``target_fs`` (default 100 Hz, 1000 samples), preprocessed exactly like the
+    training signals, through the shared :func:`data_access.preprocess.to_model_input` path.
 
-    Longer records are cropped to the first 10 s; shorter ones raise :class:`RecordLengthError`.
+    Accepts an :class:`ECGRecord` or a bare (12, T) array with its ``fs``. Too-short records raise
+    :class:`RecordLengthError`.
     """
     if isinstance(record, ECGRecord):
-        x, fs, rid = record.signal, record.fs, record.record_id
-    else:
-        if fs is None:
-            raise ValueError("fs is required for a bare array")
-        x, rid = np.asarray(record, dtype=np.float32), None
-    if fs != MODEL_FS:
-        x = resample(x, fs, MODEL_FS)
-    if x.shape[-1] < MODEL_SAMPLES:
-        raise RecordLengthError(f"record is {x.shape[-1] / MODEL_FS:.1f} s long; 10 s needed", rid)
-    x = x[..., :MODEL_SAMPLES]
-    return highpass(x, MODEL_FS).astype(np.float32)
+        return shared_to_model_input(record, target_fs, n_samples)
+    if fs is None:
+        raise ValueError("fs is required for a bare array")
+    return prepare_signal(np.asarray(record, dtype=np.float32), fs, target_fs, n_samples)

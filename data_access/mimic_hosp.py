@@ -115,7 +115,8 @@ def read_table(path: str | Path, table: str, spec: _Spec,
                           "ORDER BY _row").fetchall()
         clean = con.execute(f"SELECT * EXCLUDE (_row, _reason, _drop, _sid, _hid) FROM j "
                             f"WHERE NOT _drop ORDER BY _row").df()
-        rejects = con.execute("SELECT line, min(error_message) FROM reject_errors GROUP BY line ORDER BY line").fetchall()
+        rejects = con.execute("SELECT line, min(error_message) FROM reject_errors "
+                              "GROUP BY line ORDER BY line").fetchall()
     finally:
         con.close()
     bad_rows = [{"table": table, "row": int(r), "subject_id": s, "hadm_id": h, "reason": reason or "invalid",

@@ -52,7 +52,7 @@ if source == SOURCE_UPLOAD:
     record_key = f"upload:{upload_key(parts)}"
 else:
     if source == SOURCE_DEMO:
-        entries, problem = safe_entries(demo_data_dir(cfg.data_dir, getattr(bundle, "config", {})),
+        entries, problem = safe_entries(demo_data_dir(cfg.data_dir, bundle),
                                         (10,), "demo")
         if not entries:
             st.info(problem or "No demo test set found. Run `make demo` (it generates the demo data and "
@@ -77,7 +77,7 @@ else:
 
 # ---- predictions -----------------------------------------------------------------------------
 try:
-    base = explain_cached(ctx.model_id, record_key, None, False, False, _bundle=bundle, _record=record)
+    base = explain_cached(ctx.model_id, record_key, None, False, None, _bundle=bundle, _record=record)
 except ECGDataError as exc:
     st.error(f"The model cannot use this record: {exc}")
     st.stop()
@@ -88,15 +88,17 @@ except Exception as exc:  # noqa: BLE001 - show a message, keep the server alive
 
 desc = _descriptions()
 st.subheader(f"Record {record.record_id}")
+if bundle.is_demo and source_tag != "demo":
+    st.caption("Real ECG, demo model: the predictions below come from a model trained on generated ECGs.")
 meta_cols = st.columns(3)
 meta_cols[0].markdown(f"**Source:** {source}")
 meta_cols[1].markdown(f"**Sampling:** {record.fs:g} Hz, {record.duration_s:.1f} s")
 meta_cols[2].markdown("**Reference labels:** " + (", ".join(reference) if reference else "not known"))
 
 st.markdown("#### Predicted labels by branch")
-pred_df = pd.DataFrame([{"label": p.label, "description": desc.get(p.label, ""), "branch": p.branch,
-                         "probability": p.probability, "threshold": p.threshold,
-                         "predicted": "yes" if p.positive else ""} for p in base.predictions])
+pred_df = pd.DataFrame([{"label": p.label, "probability": p.probability, "threshold": p.threshold,
+                         "predicted": "yes" if p.positive else "", "description": desc.get(p.label, ""),
+                         "branch": p.branch} for p in base.predictions])
 cols = st.columns(len(BRANCHES))
 for col, br in zip(cols, BRANCHES):
     sub = pred_df[pred_df["branch"] == br].sort_values(["predicted", "probability"],
@@ -104,9 +106,12 @@ for col, br in zip(cols, BRANCHES):
     with col:
         st.markdown(f"**{br.capitalize()}** — {int((sub['predicted'] == 'yes').sum())} predicted")
         st.dataframe(sub.drop(columns="branch").head(8), hide_index=True, width="stretch",
-                     column_config={"probability": st.column_config.ProgressColumn(
-                         "probability", min_value=0.0, max_value=1.0, format="%.2f"),
-                         "threshold": st.column_config.NumberColumn(format="%.2f")})
+                     column_config={
+                         "label": st.column_config.TextColumn(width="small"),
+                         "probability": st.column_config.ProgressColumn(
+                             "probability", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
+                         "threshold": st.column_config.NumberColumn(format="%.2f", width="small"),
+                         "predicted": st.column_config.TextColumn(width="small")})
 
 order = pred_df.sort_values(["predicted", "probability"], ascending=[False, False])["label"].tolist()
 label = st.selectbox("Explain label", order, key=f"label_{record_key}",
@@ -116,7 +121,7 @@ layout = st.radio("Sheet layout", ("standard", "stacked"), horizontal=True, key=
                   help="standard: 3×4 leads of 2.5 s + lead II rhythm strip; stacked: all 12 leads, 10 s")
 
 try:
-    expl = explain_cached(ctx.model_id, record_key, label, True, False, _bundle=bundle, _record=record)
+    expl = explain_cached(ctx.model_id, record_key, label, True, None, _bundle=bundle, _record=record)
 except Exception as exc:  # noqa: BLE001
     log.exception("explanation failed for %s / %s", record_key, label)
     st.error(f"The explanation failed ({type(exc).__name__}: {exc}).")
@@ -133,25 +138,33 @@ with t_ev:
         st.plotly_chart(figures.case_figure(expl.signal, fs, layout, f"{record.record_id}: matched windows "
                                             f"for {label}", banner, evidence), key="ev_case")
         for e in evidence:
+            projected = str(e.source_ecg_id) not in ("", "-1", "None")
+            source = (f"source ECG {e.source_ecg_id} [{', '.join(e.source_labels) or 'labels unknown'}]"
+                      if projected else "not projected onto a training ECG")
             st.markdown(f"**Prototype {e.prototype_id}** ({e.branch}, class {e.class_code}) — similarity "
                         f"{e.similarity:.3f}, weight {e.weight:.3f}, contribution {e.contribution:.3f}; "
                         f"matched {e.window_s[0]:.2f}–{e.window_s[1]:.2f} s in leads "
-                        f"{', '.join(e.leads) or 'all'} ({', '.join(e.lead_groups)}); source ECG "
-                        f"{e.source_ecg_id} [{', '.join(e.source_labels)}]")
+                        f"{', '.join(e.leads) or 'all'} ({', '.join(e.lead_groups) or 'all groups'}); "
+                        f"{source}")
             left, right = st.columns(2)
             i0, i1 = int(round(e.window_s[0] * fs)), int(round(e.window_s[1] * fs))
             with left:
                 st.plotly_chart(figures.window_figure(expl.signal[:, i0:max(i1, i0 + 1)], fs,
-                                                      "this case", e.leads, None),
+                                                      "this case (matched window)", e.leads, None),
                                 key=f"ev_q_{e.prototype_id}")
             with right:
-                if e.source_segment is not None:
-                    st.plotly_chart(figures.window_figure(e.source_segment, fs,
-                                                          f"prototype source {e.source_ecg_id}",
-                                                          e.leads, None),
+                seg = e.source_segment
+                if seg is None and projected:
+                    try:
+                        seg = bundle.prototype_signal(str(e.prototype_id))
+                    except (KeyError, IndexError) as exc:
+                        log.warning("no source segment for %s: %s", e.prototype_id, exc)
+                if seg is not None and seg.shape[1] > 0:
+                    st.plotly_chart(figures.window_figure(seg, fs, f"prototype {e.prototype_id} "
+                                                          f"(source ECG {e.source_ecg_id})", e.leads, None),
                                     key=f"ev_p_{e.prototype_id}")
                 else:
-                    st.info("The prototype's source segment is not stored in this model run.")
+                    st.info("This prototype has no source ECG segment to show.")
 with t_cf:
     cf = expl.counterfactual
     if cf is None:
@@ -159,8 +172,8 @@ with t_cf:
     else:
         verdict = "flips" if cf.valid else "does not flip"
         st.markdown(f"Counterfactual ({cf.direction.replace('_', ' ')}): the substitution **{verdict}** "
-                    f"{label} (logit {cf.score_before:.2f} → {cf.score_after:.2f}, threshold "
-                    f"{cf.threshold_logit:.2f}); donor ECG {cf.donor_id}.")
+                    f"{label} (logit {cf.score_before:.4f} → {cf.score_after:.4f}, threshold "
+                    f"{cf.threshold_logit:.4f}); donor ECG {cf.donor_id}.")
         m = st.columns(6)
         m[0].metric("Valid", "yes" if cf.valid else "no")
         m[1].metric("Leads changed", len(cf.leads_changed))
@@ -178,10 +191,11 @@ with t_attr:
     methods = {"Integrated Gradients": "integrated_gradients", "Occlusion": "occlusion",
                "Grad-CAM": "grad_cam"}
     choice = st.radio("Method", list(methods), horizontal=True, key="attr_method")
-    if st.toggle("Compute attributions (a few seconds)", key=f"attr_on_{record_key}_{label}"):
+    if st.toggle("Compute attributions (a few seconds; Occlusion is slower)",
+                 key=f"attr_on_{record_key}_{label}"):
         try:
-            ax = explain_cached(ctx.model_id, record_key, label, False, True, _bundle=bundle,
-                                _record=record)
+            ax = explain_cached(ctx.model_id, record_key, label, False, methods[choice],
+                                _bundle=bundle, _record=record)
         except Exception as exc:  # noqa: BLE001
             log.exception("attributions failed")
             st.error(f"Attributions failed ({type(exc).__name__}: {exc}).")

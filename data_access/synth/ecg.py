@@ -3,7 +3,8 @@
 Model: each beat is a sum of Gaussian waves (P, q, R, S, T, plus finding-specific waves) along 3-D
 cardiac dipoles, projected onto the 12 leads (see :mod:`.beats`, :mod:`.geometry`); beats are placed by a
 rhythm model (:mod:`.rhythm`); noise is added per electrode (:mod:`.noise`). The signal is generated at
-500 Hz (so 50 Hz mains is representable) and brought to other rates by anti-aliased polyphase resampling.
+500 Hz (so 50 Hz mains is representable) and brought to other rates by anti-aliased polyphase
+decimation (:mod:`.decimate`, which removes mains before it can alias).
 
 Codes produced and the criterion each one implements (SUPPORTED_LABELS holds their branches):
 
@@ -14,7 +15,7 @@ SR      rhythm      sinus rhythm 60-95 bpm, P before every QRS, RR CV ~2-4 % (re
 SBRAD   rhythm      sinus rhythm 40-55 bpm
 STACH   rhythm      sinus rhythm 105-145 bpm
 AFIB    rhythm      irregularly irregular RR (CV 0.17-0.3), no P waves, 4-8 Hz fibrillatory waves
-1AVB    rhythm      PR interval 220-340 ms (sinus rhythm)
+1AVB    rhythm      PR interval 240-360 ms (sinus rhythm)
 PVC     morphology  1-3 premature wide (>= 140 ms) beats without P, discordant T, compensatory pause
 CLBBB   morphology  QRS >= 120 ms, no septal q, broad notched R in I/aVL/V5/V6, QS/rS in V1, discordant ST-T
 CRBBB   morphology  QRS >= 120 ms, terminal R' in V1 (rsR'), broad S in I/V6, T inverted in V1-V2
@@ -44,6 +45,7 @@ import numpy as np
 
 from ..errors import ECGDataError
 from .beats import render
+from .decimate import decimate
 from .findings import build_template
 from .geometry import frontal_axis_deg, lead_matrix
 from .morphology import Anatomy, _unit, draw_anatomy
@@ -123,7 +125,7 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
     rhythm = next((r for r in RHYTHMS if r in labels), "SR")
     anat = anatomy if anatomy is not None else draw_anatomy(rng, age, sex)
     if "1AVB" in labels:
-        anat = replace(anat, pr_s=float(rng.uniform(0.22, 0.34)))
+        anat = replace(anat, pr_s=float(rng.uniform(0.24, 0.36)))
     lead_mat = lead_matrix()
     lead_mat[6:] *= anat.chest_gain[:, None]
     ter = territories if territories is not None else choose_territories(labels, rng)
@@ -140,8 +142,7 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
         nz, noise_info = electrode_noise(rng, n, FS_MODEL, noise)
         sig += nz
     if fs != FS_MODEL:
-        from ..preprocess import resample
-        sig = resample(sig, FS_MODEL, fs)
+        sig = decimate(sig, FS_MODEL, fs)
     start, end = template.qrs_extent_s()
     net = sum(w.vector * (w.sigma_l_s + w.sigma_r_s) for w in template.waves.values() if w.family == "qrs")
     info = {"rhythm": rhythm, "hr_bpm": hr, "pr_s": anat.pr_s if rhythm != "AFIB" else None,

@@ -32,8 +32,8 @@ def _widen(t: BeatTemplate, f: float) -> None:
 def _apply_crbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
     """Late right-ventricular activation: a slow rightward-anterior terminal wave (R' in V1, wide S in I/V6)."""
     g = anat.qrs_gain
-    t.waves["Rp"] = Wave(rng.uniform(0.102, 0.115), 0.016, rng.uniform(0.018, 0.024),
-                         g * rng.uniform(0.6, 0.85) * _unit(-0.55, -0.05, 0.85))
+    t.waves["Rp"] = Wave(rng.uniform(0.10, 0.11), 0.018, rng.uniform(0.022, 0.028),
+                         g * rng.uniform(0.8, 1.0) * _unit(-0.6, -0.1, 0.8))
     tw = t.waves["T"]
     t.waves["T"] = replace(tw, vector=tw.vector + 0.22 * _unit(0.2, 0.1, -0.95))   # T down in V1-V2
 
@@ -121,7 +121,8 @@ def _tune_voltage(t: BeatTemplate, lead_mat: np.ndarray, labels: set[str], rng: 
     if "LVOLT" in labels:
         f = min(rng.uniform(0.28, 0.42) / m.qrs_pp[LIMB].max(), rng.uniform(0.55, 0.85) / m.qrs_pp[CHEST].max())
         _scale_qrs(t, f)
-        t.waves["T"] = t.waves["T"].scaled(0.6)
+        t.waves["T"] = t.waves["T"].scaled(max(f, 0.3))      # damping (effusion, obesity) lowers T too
+        t.waves["P"] = t.waves["P"].scaled(0.7)
         m = measure(t, lead_mat)
     elif m.qrs_pp[LIMB].max() < 0.8 or m.qrs_pp[CHEST].max() < 1.4:
         f = max(0.8 / m.qrs_pp[LIMB].max(), 1.4 / m.qrs_pp[CHEST].max())

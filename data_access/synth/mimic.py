@@ -6,7 +6,7 @@ and the whole analysis run on it unchanged::
 
     OUT/hosp/patients.csv.gz, admissions.csv.gz, diagnoses_icd.csv.gz
     OUT/ecg/record_list.csv, machine_measurements.csv, RECORDS, files/pNNNN/pSUBJECT/sSTUDY/STUDY.hea|.dat
-    OUT/ground_truth.csv      signature, phecode, phecode_version, planted, effect, effect_kind
+    OUT/ground_truth.csv      signature, phecode, planted, effect, phecode_version, effect_kind
     OUT/ecg_labels.csv        study_id, labels (the PTB-XL codes the waveform was synthesised with)
 
 How the truth is planted: every patient carries ECG traits (AF, LBBB, low voltage, old inferior MI)
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,8 @@ class MimicSynthConfig:
     n_null_conditions: int = 240          # diagnoses unrelated to the ECG
     null_rate_range: tuple[float, float] = (0.006, 0.08)
     p_outpatient_ecg: float = 0.15        # patients with an ECG outside any admission window
-    followup_years: float = 6.0
     write_waveforms: bool = True
+    workers: int = 1                      # processes synthesising waveforms
 
 
 def _null_conditions(cfg: MimicSynthConfig, rng: np.random.Generator) -> pd.DataFrame:
@@ -86,9 +87,9 @@ def _null_conditions(cfg: MimicSynthConfig, rng: np.random.Generator) -> pd.Data
     both = m.groupby("phecode")["flag"].nunique()
     leaves = np.array(sorted(both[both == 2].index))
     pick = rng.choice(leaves, size=min(cfg.n_null_conditions, len(leaves)), replace=False)
-    rows = []
+    rows, groups = [], m.groupby("phecode")
     for p in pick:
-        sub = m[m["phecode"] == p]
+        sub = groups.get_group(p)
         c9 = sub[sub["flag"] == "9"]["ICD"].to_numpy()
         c10 = sub[sub["flag"] == "10"]["ICD"].to_numpy()
         rows.append({"phecode": p, "sex": sub["sex"].iloc[0],
@@ -175,7 +176,8 @@ def _deaths(pts: pd.DataFrame, adm: pd.DataFrame, ecgs: pd.DataFrame, rng: np.ra
     adm.loc[dies_in, "dischtime"] = adm.loc[dies_in, "death"]
     adm["hospital_expire_flag"] = dies_in.astype(int)
     ecgs = ecgs.join(death.rename("death"), on="subject_id")
-    ecgs = ecgs[(ecgs["ecg_time"] < ecgs["death"]) & (ecgs["hadm_id"].isna() | ecgs["hadm_id"].isin(adm["hadm_id"]))]
+    alive = ecgs["ecg_time"] < ecgs["death"]
+    ecgs = ecgs[alive & (ecgs["hadm_id"].isna() | ecgs["hadm_id"].isin(adm["hadm_id"]))]
     last = adm.groupby("subject_id")["dischtime"].max()
     pts = pts.join(death.rename("death"), on="subject_id").join(last.rename("last"), on="subject_id")
     seen = pts["death"] <= pts["last"] + pd.Timedelta(days=365)
@@ -206,12 +208,14 @@ def _diagnoses(cfg: MimicSynthConfig, pts: pd.DataFrame, adm: pd.DataFrame, ecgs
     return pd.DataFrame(rows, columns=["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"])
 
 
+@lru_cache(maxsize=1)
 def _phecode_maps() -> dict[str, pd.DataFrame]:
     """(icd, icd_version) → rolled-up phecodes, for both shipped maps (read as data; no analysis code)."""
     from importlib import resources
 
     out = {}
-    for version, fname, col in (("1.2", "phecode12.csv.gz", "phecode_unrolled"), ("X", "phecodeX.csv.gz", "phecode")):
+    for version, fname, col in (("1.2", "phecode12.csv.gz", "phecode_unrolled"),
+                                ("X", "phecodeX.csv.gz", "phecode")):
         with resources.files("analysis").joinpath(f"resources/{fname}").open("rb") as f:
             m = pd.read_csv(f, dtype=str, compression="gzip", keep_default_na=False)
         out[version] = pd.DataFrame({"icd": m["ICD"].str.replace(".", "", regex=False),
@@ -221,7 +225,8 @@ def _phecode_maps() -> dict[str, pd.DataFrame]:
 
 def _phecodes_of(maps: dict[str, pd.DataFrame], version: str, codes9, codes10) -> set[str]:
     m = maps[version]
-    hit = (m["icd_version"].eq(9) & m["icd"].isin(list(codes9))) | (m["icd_version"].eq(10) & m["icd"].isin(list(codes10)))
+    hit = ((m["icd_version"].eq(9) & m["icd"].isin(list(codes9)))
+           | (m["icd_version"].eq(10) & m["icd"].isin(list(codes10))))
     return set(m.loc[hit, "phecode"])
 
 
@@ -240,14 +245,16 @@ def ground_truth(null: pd.DataFrame, maps: dict[str, pd.DataFrame] | None = None
     for e in PLANTED:
         real = e.signature == SURVIVAL_SIGNATURE
         rows.append((e.signature, "death", "survival", real, SURVIVAL_HR if real else 1.0, "hazard_ratio"))
-    return pd.DataFrame(rows, columns=["signature", "phecode", "phecode_version", "planted", "effect",
-                                       "effect_kind"])
+    gt = pd.DataFrame(rows, columns=["signature", "phecode", "phecode_version", "planted", "effect",
+                                     "effect_kind"])
+    return gt[["signature", "phecode", "planted", "effect", "phecode_version", "effect_kind"]]
 
 
 def _admission_extras(adm: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     n = len(adm)
     a = adm.copy()
-    a["admission_type"] = rng.choice(["EW EMER.", "URGENT", "ELECTIVE", "OBSERVATION ADMIT"], n, p=[.6, .15, .15, .1])
+    a["admission_type"] = rng.choice(["EW EMER.", "URGENT", "ELECTIVE", "OBSERVATION ADMIT"], n,
+                                     p=[.6, .15, .15, .1])
     a["admit_provider_id"] = [f"P{v:05d}" for v in rng.integers(0, 3000, n)]
     a["admission_location"] = rng.choice(["EMERGENCY ROOM", "PHYSICIAN REFERRAL", "TRANSFER FROM HOSPITAL"], n)
     a["discharge_location"] = np.where(a["hospital_expire_flag"] == 1, "DIED",
@@ -271,7 +278,8 @@ def _machine_measurements(ecgs: pd.DataFrame, labels: pd.Series, rng: np.random.
     n = len(ecgs)
     reports = np.full((n, 18), "", dtype=object)
     for i, lab in enumerate(labels):
-        st = [_STATEMENTS[c] for c in ("AFIB", "SR", "CLBBB", "IMI", "LVOLT", "NORM") if c in lab and rng.random() > 0.1]
+        st = [_STATEMENTS[c] for c in ("AFIB", "SR", "CLBBB", "IMI", "LVOLT", "NORM")
+              if c in lab and rng.random() > 0.1]
         st.append("Normal ECG" if "NORM" in lab else "Abnormal ECG")
         for j, s in enumerate(dict.fromkeys(st)):
             reports[i, j] = s
@@ -321,17 +329,24 @@ class SynthMimicResult:
     n_deaths: int
 
 
-def _default_ecg_fn() -> Callable:
-    from data_access.synth.ecg import synthesize_ecg
-
-    return synthesize_ecg
+def _write_chunk(jobs: list[tuple], ecg_fn: Callable | None = None) -> int:
+    """Synthesise and write a batch of records; each ECG has its own seed (seed, study_id), so the
+    output does not depend on the number of workers."""
+    if ecg_fn is None:
+        from data_access.synth.ecg import synthesize_ecg as ecg_fn
+    for root, rel, when, labels, seed, study_id, age, sex_ptbxl in jobs:
+        rng = np.random.default_rng([seed, study_id])
+        sig = ecg_fn(set(labels), rng, fs=500, duration_s=10, age=age, sex=sex_ptbxl)
+        _write_wfdb(Path(root), rel, sig, pd.Timestamp(when))
+    return len(jobs)
 
 
 def synthesize_mimic(out_dir: str | Path, cfg: MimicSynthConfig = MimicSynthConfig(),
                      ecg_fn: Callable | None = None, progress: bool = True) -> SynthMimicResult:
     """Write the synthetic MIMIC-IV directory (see the module docstring); returns counts.
 
-    ``ecg_fn(labels, rng, fs=500, duration_s=10, age=None, sex=None) -> (12, 5000) mV`` synthesises each
+    ``ecg_fn(labels, rng, fs=500, duration_s=10, age=None, sex=None) -> (12, 5000) mV`` (``sex`` in the
+    PTB-XL coding, 0 = male, 1 = female) synthesises each
     waveform (default: :func:`data_access.synth.ecg.synthesize_ecg`).
     """
     from tqdm.auto import tqdm
@@ -375,16 +390,25 @@ def synthesize_mimic(out_dir: str | Path, cfg: MimicSynthConfig = MimicSynthConf
     ground_truth(null, maps).to_csv(out / "ground_truth.csv", index=False)
 
     if cfg.write_waveforms:
-        fn = ecg_fn or _default_ecg_fn()
         info = pts.set_index("subject_id")
-        age = info["anchor_age"] + 0  # age at ECG below
-        for i in tqdm(range(len(ecgs)), desc="synthetic MIMIC ECGs", disable=not progress, unit="ecg"):
-            e = ecgs.iloc[i]
-            sid = e["subject_id"]
-            a = float(min(age.loc[sid] + e["ecg_time"].year - info.at[sid, "anchor_year"], 95))
-            sig = fn(set(labels.iloc[i]), rng, fs=500, duration_s=10, age=a,
-                     sex=1 if info.at[sid, "gender"] == "M" else 0)
-            _write_wfdb(ecg_root, e["path"], sig, e["ecg_time"])
+        age = (info["anchor_age"].reindex(ecgs["subject_id"]).to_numpy()
+               + ecgs["ecg_time"].dt.year.to_numpy() - info["anchor_year"].reindex(ecgs["subject_id"]).to_numpy())
+        male = info["gender"].reindex(ecgs["subject_id"]).eq("M").to_numpy()
+        jobs = [(str(ecg_root), p, t, sorted(lab), cfg.seed, int(sid), float(min(a, 95)), 0 if m else 1)
+                for p, t, lab, sid, a, m in zip(ecgs["path"], ecgs["ecg_time"], labels, ecgs["study_id"],
+                                                age, male)]
+        bar = tqdm(total=len(jobs), desc="synthetic MIMIC ECGs", disable=not progress, unit="ecg")
+        chunks = [jobs[i:i + 64] for i in range(0, len(jobs), 64)]
+        if cfg.workers > 1 and ecg_fn is None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(cfg.workers) as ex:
+                for n in ex.map(_write_chunk, chunks):
+                    bar.update(n)
+        else:
+            for c in chunks:
+                bar.update(_write_chunk(c, ecg_fn))
+        bar.close()
     res = SynthMimicResult(out, len(pts), len(adm), len(ecgs), len(dx), int(pts["dod"].notna().sum()))
     log.info("synthetic MIMIC-IV written to %s: %s", out, res)
     return res

@@ -65,7 +65,7 @@ def draw_anatomy(rng: np.random.Generator, age: float | None = None, sex: int | 
     ect = _unit(*rng.normal(0, 1, 3)) if rng.random() < 0.3 else _unit(0.8, rng.uniform(-0.8, 0.8), -0.6)
     return Anatomy(
         rotation=rot, qrs_gain=gain, t_gain=float(np.exp(rng.normal(0, 0.15))),
-        p_gain=float(np.exp(rng.normal(0, 0.15))), width_scale=float(rng.uniform(0.9, 1.06)),
+        p_gain=float(np.exp(rng.normal(0, 0.15))), width_scale=float(rng.uniform(0.85, 1.0)),
         pr_s=float(np.clip(rng.normal(0.150 + 0.0004 * (age - 50), 0.015), 0.125, 0.185)),
         qtc_s=float(rng.uniform(0.385, 0.435)) + (0.008 if female else 0.0),
         chest_gain=np.exp(rng.normal(0, 0.08, 6)), ectopic_dir=ect, axis_deg=target_axis,

@@ -15,6 +15,9 @@ from pathlib import Path
 MODEL_ENV = "PROTOECG_APP_MODEL"
 DB_ENV = "PROTOECG_APP_DB"
 MAX_UPLOAD_ENV = "PROTOECG_APP_MAX_UPLOAD_MB"
+DATA_ENV = "PROTOECG_APP_DATA"
+RESULTS_ENV = "PROTOECG_APP_RESULTS"
+SURVIVAL_ENV = "PROTOECG_APP_SURVIVAL"
 DEFAULT_MAX_UPLOAD_MB = 10
 
 
@@ -30,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the app to the network)")
+    p.add_argument("--phewas", "--results", dest="phewas", default=None,
+                   help="directory written by `protoecg phewas` (default: RUN/phewas or RUN/../phewas)")
+    p.add_argument("--survival", default=None,
+                   help="directory written by `protoecg survival` (default: next to the PheWAS results)")
+    p.add_argument("--data", default=None,
+                   help="PTB-XL-layout data for the 'demo test set' source (default: the dataset the "
+                        "model was trained on, when it is still there)")
     p.add_argument("--max-upload-mb", type=int, default=DEFAULT_MAX_UPLOAD_MB,
                    help=f"largest accepted upload in MB (default {DEFAULT_MAX_UPLOAD_MB})")
     p.set_defaults(func=run_app)
@@ -69,9 +79,10 @@ def streamlit_command(host: str, port: int, max_upload_mb: int) -> list[str]:
     ]
 
 
-def app_environment(model: str | os.PathLike[str], db: str | None,
-                    max_upload_mb: int) -> dict[str, str]:
-    """Environment for the app process: the model run, the ratings DB URL, the upload limit."""
+def app_environment(model: str | os.PathLike[str], db: str | None, max_upload_mb: int,
+                    phewas: str | None = None, survival: str | None = None,
+                    data: str | None = None) -> dict[str, str]:
+    """Environment for the app process: model run, ratings DB URL, upload limit, optional directories."""
     from protoecg.review.ratings import resolve_db_url
 
     run_dir = Path(model).expanduser().resolve()
@@ -79,6 +90,9 @@ def app_environment(model: str | os.PathLike[str], db: str | None,
     env[MODEL_ENV] = str(run_dir)
     env[DB_ENV] = resolve_db_url(db, default_dir=run_dir)
     env[MAX_UPLOAD_ENV] = str(max_upload_mb)
+    for key, val in ((RESULTS_ENV, phewas), (SURVIVAL_ENV, survival), (DATA_ENV, data)):
+        if val:
+            env[key] = str(Path(val).expanduser().resolve())
     return env
 
 
@@ -94,7 +108,7 @@ def run_app(args: argparse.Namespace) -> int:
     if args.max_upload_mb < 1:
         print("error: --max-upload-mb must be at least 1", file=sys.stderr)
         return 2
-    env = app_environment(run_dir, args.db, args.max_upload_mb)
+    env = app_environment(run_dir, args.db, args.max_upload_mb, args.phewas, args.survival, args.data)
     shown = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     print(f"protoecg review app: model {env[MODEL_ENV]}", flush=True)
     print(f"ratings database: {env[DB_ENV]}", flush=True)

@@ -1,19 +1,85 @@
-"""``protoecg demo``: the whole pipeline on generated demo data (what ``make demo`` runs)."""
+"""``protoecg demo``: the whole pipeline on generated demo data (what ``make demo`` runs).
+
+The demo is a sequence of ordinary ``protoecg`` commands, printed before each runs, so a user can see
+(and repeat) exactly what happened. Steps whose outputs already exist are skipped, so an interrupted
+demo resumes where it stopped.
+"""
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="generate the demo data and run the main job on it",
-                       description="Generate synthetic PTB-XL data (the embedded demo) and summarise it. "
-                                   "The demo data are generated ECGs, not patients.")
+    p = sub.add_parser(
+        "demo", help="generate the demo data and run the whole pipeline on it",
+        description="Generate synthetic PTB-XL and MIMIC-IV data (the embedded demo), train the demo "
+                    "model, evaluate it, write explanation reports, run the phenotype analysis and start "
+                    "the review app. The demo data are generated ECGs, not patients: the demo model is "
+                    "a demonstration of the software, not a diagnostic.")
     p.add_argument("--data", default="demo_data", help="directory for the generated demo data")
     p.add_argument("--run", default="runs/demo", help="directory for the demo model run")
-    p.add_argument("--n", type=int, default=4000, help="number of demo PTB-XL records")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=4000, help="number of demo PTB-XL records (default 4000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generators and of training")
+    p.add_argument("--no-app", action="store_true", help="stop before starting the review app")
+    p.add_argument("--port", type=int, default=8501, help="port of the review app (default 8501)")
     p.set_defaults(func=run)
 
 
+def _steps(args: argparse.Namespace) -> list[tuple[str, list[str], Path | None]]:
+    """(title, argv, output that marks the step as done) for each step of the demo."""
+    data, run_dir = Path(args.data), Path(args.run)
+    ptbxl, mimic = data / "ptbxl", data / "mimic"
+    out = run_dir
+    return [
+        ("generate the demo PTB-XL dataset",
+         ["data", "synth-ptbxl", "--out", str(ptbxl), "--n", str(args.n), "--seed", str(args.seed)],
+         ptbxl / "ptbxl_database.csv"),
+        ("summarise it", ["data", "summary", "--ptbxl", str(ptbxl)], None),
+        ("train the demo model (folds 1-8 train, 9 validation)",
+         ["train", "--ptbxl", str(ptbxl), "--out", str(run_dir / "model"), "--preset", "demo",
+          "--seed", str(args.seed)], run_dir / "model" / "metrics.json"),
+        ("evaluate on the held-out fold 10",
+         ["evaluate", "--model", str(run_dir / "model"), "--ptbxl", str(ptbxl), "--fold", "10"], None),
+        ("write explanation reports for a few test records",
+         ["report", "--model", str(run_dir / "model"), "--ptbxl", str(ptbxl), "--fold", "10",
+          "--limit", "8", "--out", str(out / "reports")], None),
+        ("generate the demo MIMIC-IV dataset (planted ECG-diagnosis associations)",
+         ["data", "synth-mimic", "--out", str(mimic), "--seed", str(args.seed)],
+         mimic / "ground_truth.csv"),
+        ("extract prototype similarities for every MIMIC ECG",
+         ["infer", "--model", str(run_dir / "model"), "--mimic-ecg", str(mimic),
+          "--out", str(out / "features.parquet")], None),
+        ("run the PheWAS against discharge phecodes",
+         ["phewas", "--features", str(out / "features.parquet"), "--mimic", str(mimic),
+          "--model", str(run_dir / "model"), "--out", str(out / "phewas")], None),
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("demo pipeline not wired yet")
+    from . import main as cli_main
+
+    print("protoecg demo: everything below runs on GENERATED data (synthetic ECGs and a synthetic "
+          "MIMIC-IV); the model it trains is a demonstration, not a diagnostic.", flush=True)
+    for i, (title, argv, done_marker) in enumerate(_steps(args), 1):
+        cmd = "protoecg " + " ".join(shlex.quote(a) for a in argv)
+        if done_marker is not None and done_marker.exists():
+            print(f"\n[{i}] {title}: already done ({done_marker} exists), skipping", flush=True)
+            continue
+        print(f"\n[{i}] {title}\n$ {cmd}", flush=True)
+        t0 = time.perf_counter()
+        rc = cli_main(argv)
+        if rc:
+            print(f"demo step {i} failed (exit {rc}): {cmd}", file=sys.stderr)
+            return rc
+        print(f"[{i}] done in {time.perf_counter() - t0:.1f} s", flush=True)
+    if args.no_app:
+        return 0
+    app_argv = ["app", "--model", str(Path(args.run) / "model"), "--port", str(args.port),
+                "--phewas", str(Path(args.run) / "phewas"),
+                "--db", str(Path(args.run) / "ratings.sqlite")]
+    print("\n[app] starting the review app (Ctrl-C to stop)\n$ protoecg " + " ".join(app_argv), flush=True)
+    return cli_main(app_argv)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_MARKERS = ("SYNTHETIC", "SYNTHETIC.txt", "GENERATED", "GENERATED.txt", "synthetic.json", "generator.json",
+_MARKERS = ("README_SYNTHETIC.txt", "synth_params.json", "SYNTHETIC", "SYNTHETIC.txt", "GENERATED", "GENERATED.txt", "synthetic.json", "generator.json",
             "demo_manifest.json", "synth_manifest.json")
 
 

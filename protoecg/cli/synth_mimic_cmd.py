@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (hosp/, ecg/, ground_truth.csv)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--n-patients", type=int, default=2000, help="number of patients (default 2000)")
+    p.add_argument("--workers", type=int, default=2, help="processes synthesising waveforms (default 2)")
     p.add_argument("--no-waveforms", action="store_true", help="write the tables only, no WFDB files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
@@ -24,7 +25,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.n_patients < 1:
         raise SystemExit("error: --n-patients must be at least 1")
-    cfg = MimicSynthConfig(n_patients=args.n_patients, seed=args.seed, write_waveforms=not args.no_waveforms)
+    cfg = MimicSynthConfig(n_patients=args.n_patients, seed=args.seed, write_waveforms=not args.no_waveforms,
+                           workers=max(1, args.workers))
     r = synthesize_mimic(args.out, cfg, progress=not args.no_progress)
     print(f"synthetic MIMIC-IV (generated data, not real patients) written to {r.out_dir}: "
           f"{r.n_patients} patients, {r.n_admissions} admissions, {r.n_ecgs} ECGs, "

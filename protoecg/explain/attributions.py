@@ -103,17 +103,28 @@ def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of |a| and |b| (flattened): the sanity-check statistic."""
     from scipy.stats import spearmanr
 
-    r = spearmanr(np.abs(np.asarray(a)).ravel(), np.abs(np.asarray(b)).ravel()).statistic
+    x, y = np.abs(np.asarray(a)).ravel(), np.abs(np.asarray(b)).ravel()
+    if np.ptp(x) == 0 or np.ptp(y) == 0:   # a constant map carries no ranking at all
+        return 0.0
+    r = spearmanr(x, y).statistic
     return float(r) if np.isfinite(r) else 0.0
 
 
 def randomized_copy(model: nn.Module, seed: int = 12345) -> nn.Module:
-    """A deep copy with every parameter re-drawn (the model-randomisation sanity check)."""
+    """A deep copy with every layer re-initialised (the model-randomisation sanity check of Adebayo et
+    al. 2018): each module's ``reset_parameters`` under a fixed seed, prototypes re-drawn uniformly as at
+    construction. Batch-norm running statistics are reset too."""
     import copy
 
     m = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     with torch.no_grad():
-        for p in m.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (p.std() if p.numel() > 1 else 1.0) + 0.0)
-    return m
+        for mod in m.modules():
+            if hasattr(mod, "reset_running_stats"):
+                mod.reset_running_stats()
+            if hasattr(mod, "reset_parameters"):
+                mod.reset_parameters()
+        for name, p in m.named_parameters():
+            if name.endswith("prototypes"):
+                p.copy_(torch.rand_like(p))
+    return m.eval()

@@ -9,9 +9,11 @@ edges blended over a few samples so no step is introduced. Every step scores a w
 2. rank the donor's cells by their gain: with a ``grad_fn``, by path-integrated gradients along the straight
    line query → donor (one batched forward/backward; by completeness the cell sums add up to the score
    change of the full substitution), otherwise by scoring every single cell on its own (1 call);
-3. score the cumulative prefixes of that ranking (1 call); the shortest prefix that flips is the start;
-4. prune: score every single-cell removal (1 call), drop the longest run of cells whose removal keeps
-   the flip (1 call), and repeat while cells can be dropped and the call budget lasts.
+3. score cumulative prefixes of that ranking around where the summed gains cross the threshold (1 call;
+   a coarse ladder of all prefix lengths if none flips); the shortest flipping prefix is the start;
+4. prune: drop the weakest cells first, as many as keep the flip (1 call); then score every single-cell
+   removal (1 call), drop the longest run of cells whose removal keeps the flip (1 call), and repeat
+   while cells can be dropped and the call budget lasts.
 
 Validity is re-checked on the final signal, so a returned ``valid=True`` is what the model says.
 """
@@ -64,6 +66,13 @@ class CFSearchResult:
     n_scored: int
     seconds: float
     mask: np.ndarray                       # (12, T) blend weights in [0, 1]; > 0 where the signal changed
+    window_samples: int = 0                # cell length in samples
+
+    def cell_spans_s(self, fs: float) -> list[tuple[int, float, float]]:
+        """(lead index, start_s, end_s) of every substituted cell."""
+        n = self.signal.shape[1]
+        w = self.window_samples
+        return [(lead, k * w / fs, min((k + 1) * w, n) / fs) for lead, k in self.cells]
 
 
 def _activity(x: np.ndarray) -> np.ndarray:
@@ -160,6 +169,12 @@ def _prefix_sizes(n: int) -> list[int]:
     return sorted({m for m in ladder if m < n} | {n})
 
 
+def _sizes_near(k: int, n: int) -> list[int]:
+    """Prefix lengths around an estimated crossing ``k`` plus a few larger fallbacks."""
+    near = set(range(max(1, k - 2), k + 4)) | {int(round(1.5 * k)), 2 * k, 3 * k, 5 * k}
+    return sorted({m for m in near if 1 <= m < n} | {n})
+
+
 def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: ScoreFn, threshold: float,
                           direction: str, fs: float, cfg: CFConfig = CFConfig(),
                           grad_fn: GradFn | None = None) -> CFSearchResult:
@@ -191,11 +206,11 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
     if _flipped(np.array([s0]), threshold, direction, cfg.margin)[0]:
         log.info("query already on the %s side of the threshold: nothing to change", direction[3:])
         return CFSearchResult(True, (), q.copy(), s0, s0, -1, 0, calls, scored, time.perf_counter() - t0,
-                              np.zeros_like(q))
+                              np.zeros_like(q), grid.win)
     ok = np.flatnonzero(_flipped(s_donors, threshold, direction, cfg.margin))
     if ok.size == 0:
         return CFSearchResult(False, (), q.copy(), s0, s0, -1, 0, calls, scored, time.perf_counter() - t0,
-                              np.zeros_like(q))
+                              np.zeros_like(q), grid.win)
     di = int(ok[0])
     donor, lag = aligned[di]
     sign = 1.0 if direction == "to_positive" else -1.0
@@ -214,20 +229,42 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
     else:
         gain = score(grid.apply(q, donor, [[k] for k in all_cells])) - s0
     order = all_cells[np.argsort(-sign * gain, kind="stable")]
-    sizes = _prefix_sizes(len(order))
-    prefix_scores = score(grid.apply(q, donor, [order[:n] for n in sizes]))
-    hit = np.flatnonzero(_flipped(prefix_scores, threshold, direction, cfg.margin))
-    k = sizes[int(hit[0])] if hit.size else len(order)
-    chosen = [int(c) for c in order[:k]]
-    cur_score = float(prefix_scores[int(hit[0])]) if hit.size else float(prefix_scores[-1])
+    # Where the additive estimate crosses the threshold; score prefixes around it, then the full ladder.
+    est = s0 + np.cumsum(gain[order])
+    crossing = np.flatnonzero(_flipped(est, threshold, direction, cfg.margin))
+    k_est = int(crossing[0]) + 1 if crossing.size else len(order)
+    chosen: list[int] = []
+    cur_score = s0
+    for sizes in (_sizes_near(k_est, len(order)), _prefix_sizes(len(order))):
+        prefix_scores = score(grid.apply(q, donor, [order[:n] for n in sizes]))
+        hit = np.flatnonzero(_flipped(prefix_scores, threshold, direction, cfg.margin))
+        if hit.size:
+            chosen = [int(c) for c in order[: sizes[int(hit[0])]]]
+            cur_score = float(prefix_scores[int(hit[0])])
+            break
+    if not chosen:   # blending at cell edges can differ from the full donor; fall back to all cells
+        chosen, cur_score = [int(c) for c in order], float(s_donors[di])
 
-    # 4. prune in batched rounds
+    # 4a. prune, cheap: drop the smallest-gain cells first, as many as keep the flip (1 call)
+    rank = {c: r for r, c in enumerate(order)}
+    if len(chosen) > 1 and calls < cfg.max_model_calls:
+        weakest = sorted(chosen, key=lambda c: -rank[c])
+        trials = [[c for c in chosen if c not in set(weakest[: j + 1])] for j in range(len(chosen) - 1)]
+        tri = score(grid.apply(q, donor, trials))
+        good = np.flatnonzero(_flipped(tri, threshold, direction, cfg.margin))
+        if good.size:
+            j = int(good.max())
+            chosen, cur_score = trials[j], float(tri[j])
+    # 4b. prune, exact: score every single removal, drop the longest run that keeps the flip (2 calls/round)
     while len(chosen) > 1 and calls + 2 <= cfg.max_model_calls:
         rem = score(grid.apply(q, donor, [[c for c in chosen if c != x] for x in chosen]))
         keep_ok = _flipped(rem, threshold, direction, cfg.margin)
         if not keep_ok.any():
             break
         cand = [chosen[i] for i in np.argsort(-sign * rem) if keep_ok[i]]
+        if len(cand) == 1:
+            chosen, cur_score = [c for c in chosen if c != cand[0]], float(rem[chosen.index(cand[0])])
+            continue
         trials = [[c for c in chosen if c not in set(cand[: j + 1])] for j in range(len(cand))]
         tri = score(grid.apply(q, donor, trials))
         good = np.flatnonzero(_flipped(tri, threshold, direction, cfg.margin))
@@ -240,7 +277,7 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
     x_cf = (q * (1 - mask) + donor * mask).astype(np.float32)
     valid = bool(_flipped(np.array([cur_score]), threshold, direction, cfg.margin)[0])
     return CFSearchResult(valid, cells, x_cf, s0, cur_score, di, lag, calls, scored,
-                          time.perf_counter() - t0, mask)
+                          time.perf_counter() - t0, mask, grid.win)
 
 
 def random_substitution(query: np.ndarray, donor: np.ndarray, n_cells: int, fs: float,

@@ -34,7 +34,7 @@ class LabelPrediction:
 class PrototypeEvidence:
     """One prototype's contribution (weight × similarity) to one label's logit, with where it matched."""
 
-    prototype_id: int
+    prototype_id: str
     branch: str
     class_code: str
     similarity: float
@@ -49,7 +49,7 @@ class PrototypeEvidence:
     source_segment: np.ndarray | None = field(default=None, repr=False, compare=False)  # (12, Ts) mV
 
     def to_json(self) -> dict[str, Any]:
-        return {"prototype_id": int(self.prototype_id), "branch": self.branch, "class": self.class_code,
+        return {"prototype_id": str(self.prototype_id), "branch": self.branch, "class": self.class_code,
                 "similarity": round(float(self.similarity), 6),
                 "contribution": round(float(self.contribution), 6),
                 "window_s": [round(float(self.window_s[0]), 3), round(float(self.window_s[1]), 3)],

@@ -47,7 +47,7 @@ def _evidence_table(expl: "Explanation") -> str:
     parts = []
     for label, items in expl.evidence.items():
         rows = "".join(
-            f"<tr><td>P{e.prototype_id}</td><td>{_esc(e.branch)}</td><td>{_esc(e.class_code)}</td>"
+            f"<tr><td>{_esc(e.prototype_id)}</td><td>{_esc(e.branch)}</td><td>{_esc(e.class_code)}</td>"
             f"<td>{e.similarity:.3f}</td><td>{e.contribution:+.3f}</td>"
             f"<td>{e.window_s[0]:.2f}–{e.window_s[1]:.2f} s</td><td>{_esc(', '.join(e.leads))}</td>"
             f"<td>{_esc(', '.join(e.lead_groups))}</td><td>{_esc(e.source_ecg_id)} "
@@ -77,7 +77,7 @@ def render_record_html(expl: "Explanation", title: str | None = None) -> str:
     banner = expl.banner
     figs_html: list[str] = []
     # Windowed (morphology) matches only: rhythm and diffuse prototypes match the whole record.
-    windows = [(lead, e.window_s[0], e.window_s[1], f"P{e.prototype_id} {lab}")
+    windows = [(lead, e.window_s[0], e.window_s[1], f"{e.prototype_id} → {lab}")
                for lab, items in expl.evidence.items() for e in items[:3] if e.branch == "morphology"
                for lead in e.leads[:3]]
     for layout in ("standard", "stacked"):

@@ -45,5 +45,6 @@ def tiny_bundle_path() -> Path:
     from protoecg.training.trainer import train
 
     out = Path(tempfile.mkdtemp(prefix="protoecg_tiny_bundle_")) / "run"
-    train(synthetic_ptbxl(), preset("tiny", threads=2), out, is_demo=True, progress=False, n_boot=20)
+    train(synthetic_ptbxl(), preset("tiny", threads=2, joint_epochs=8, last_layer_epochs=2, fusion_epochs=4, patience=20),
+          out, is_demo=True, progress=False, n_boot=20)
     return out

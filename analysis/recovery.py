@@ -1,0 +1,91 @@
+"""Scoring a PheWAS against planted ground truth (the demo MIMIC data's ``ground_truth.csv``).
+
+Rule (also in the README):
+
+* A planted pair is a ``ground_truth.csv`` row with ``planted`` true: an ECG signature ``S`` (a PTB-XL code
+  such as ``AFIB``) and a phecode ``P``.
+* Features *tied* to ``S``: the class probability ``prob_S``, branch logits ``logit_<branch>_S``, every
+  prototype of class ``S`` (``sim_<id>``, from the prototype table) and the class aggregates
+  ``agg_mean_S`` / ``agg_max_S``.
+* The pair is *recovered* if any tied feature has q < alpha for ``P`` or for a child of ``P`` (a phecode
+  that extends it, e.g. 427.21 under 427.2). Sensitivity = recovered / planted pairs whose phecode (or a
+  child) was tested.
+* A hit (any feature, q < alpha) is *false* if its phecode is neither a planted phecode nor a child or
+  parent of one (a null diagnosis); false discovery proportion = false hits / hits.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_access.errors import MetadataError
+
+
+def is_descendant_or_self(code: str, parent: str) -> bool:
+    """True if phecode ``code`` equals ``parent`` or refines it (427.21 under 427.2 and 427)."""
+    code, parent = str(code), str(parent)
+    if code == parent:
+        return True
+    if not code.startswith(parent):
+        return False
+    nxt = code[len(parent)]
+    return nxt == "." or ("." in parent and nxt.isdigit())
+
+
+def read_ground_truth(path: str | Path, phecode_version: str | None = None) -> pd.DataFrame:
+    """Read ``ground_truth.csv``; with ``phecode_version`` keep that version's rows (if the column exists).
+
+    Use ``phecode_version='survival'`` for the survival rows (phecode ``death``)."""
+    df = pd.read_csv(path, dtype={"phecode": str, "signature": str, "phecode_version": str})
+    missing = {"signature", "phecode", "planted"} - set(df.columns)
+    if missing:
+        raise MetadataError(f"{path}: ground truth lacks column(s) {sorted(missing)}")
+    df["planted"] = df["planted"].astype(str).str.lower().isin(["true", "1", "yes"])
+    if phecode_version is not None and "phecode_version" in df.columns:
+        df = df[df["phecode_version"] == str(phecode_version)]
+    return df.reset_index(drop=True)
+
+
+def tied_features(signature: str, features: list[str], prototype_class: dict[str, str]) -> list[str]:
+    s = str(signature)
+    out = []
+    for f in features:
+        if f in (f"prob_{s}", f"agg_mean_{s}", f"agg_max_{s}") or prototype_class.get(f) == s:
+            out.append(f)
+        elif f.startswith("logit_") and f.endswith(f"_{s}") and f.count("_") >= 2:
+            out.append(f)
+    return out
+
+
+def score_recovery(results: pd.DataFrame, truth: pd.DataFrame, prototype_class: dict[str, str] | None = None,
+                   alpha: float = 0.05) -> dict:
+    """Sensitivity, false discovery proportion and counts (see module docstring for the rule)."""
+    prototype_class = prototype_class or {}
+    planted = truth[truth["planted"]]
+    feats = list(results["feature"].unique())
+    tested = results["phecode"].astype(str).unique()
+    hits = results[results["q"] < alpha]
+    hit_codes = hits["phecode"].astype(str).to_numpy()
+    n_rec = n_tested = 0
+    per_pair = []
+    for sig, code in zip(planted["signature"], planted["phecode"]):
+        under = [c for c in tested if is_descendant_or_self(c, code)]
+        tied = tied_features(sig, feats, prototype_class)
+        ok_tested = bool(under) and bool(tied)
+        rec = bool(ok_tested and ((hits["feature"].isin(tied))
+                                  & hits["phecode"].astype(str).isin(under)).any())
+        n_tested += ok_tested
+        n_rec += rec
+        per_pair.append({"signature": sig, "phecode": code, "tested": ok_tested, "recovered": rec})
+    planted_codes = list(planted["phecode"].astype(str).unique())
+    related = np.array([any(is_descendant_or_self(c, p) or is_descendant_or_self(p, c) for p in planted_codes)
+                        for c in hit_codes], dtype=bool)
+    n_hits = len(hits)
+    return {"n_tests": int(results["q"].notna().sum()), "n_hits": int(n_hits),
+            "n_planted": int(len(planted)), "n_planted_tested": int(n_tested), "n_recovered": int(n_rec),
+            "sensitivity": (n_rec / n_tested) if n_tested else float("nan"),
+            "n_false_hits": int((~related).sum()),
+            "false_discovery_proportion": float((~related).sum() / n_hits) if n_hits else 0.0,
+            "pairs": per_pair}

@@ -1,0 +1,176 @@
+"""The one explanation entry point used by the CLI, the app and the batch reports.
+
+``explain_ecg(bundle, signal_or_record, ...)`` returns an :class:`~protoecg.explain.types.Explanation`:
+predictions for all labels, prototype evidence for each positive (or requested) label, optionally a
+counterfactual and Captum attributions. An :class:`Explainer` holds the per-bundle tables (fusion
+weights, donor bank) so repeated calls do no set-up work; ``explain_ecg`` keeps one per bundle.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from data_access.record import ECGRecord
+
+from .counterfactual import CFConfig
+from .errors import ExplainError
+from .evidence import EvidenceBuilder
+from .types import AttributionResult, Explanation, LabelPrediction
+
+log = logging.getLogger(__name__)
+
+FAST_ATTRIBUTIONS = ("integrated_gradients", "grad_cam")
+
+
+def to_input(bundle, signal_or_record) -> tuple[str, np.ndarray, tuple[str, ...]]:
+    """(record id, model input (12, n_samples), reference labels) from a path, an ECGRecord or an array.
+
+    Arrays are taken as already preprocessed model input at ``bundle.fs``; records are resampled,
+    high-passed and cropped with :func:`data_access.preprocess.to_model_input`.
+    """
+    from data_access.preprocess import to_model_input
+    from data_access.record import read_record
+
+    if isinstance(signal_or_record, (str, Path)):
+        signal_or_record = read_record(signal_or_record)
+    if isinstance(signal_or_record, ECGRecord):
+        rec = signal_or_record
+        x = to_model_input(rec, fs=bundle.fs, n_samples=bundle.n_samples)
+        return rec.record_id, x, tuple(f"SNOMED {c}" for c in rec.dx_snomed)
+    x = np.asarray(signal_or_record, dtype=np.float32)
+    if x.ndim != 2 or x.shape != (12, bundle.n_samples):
+        raise ExplainError(f"expected a preprocessed (12, {bundle.n_samples}) array at {bundle.fs} Hz, "
+                           f"got shape {x.shape}; pass a record path or ECGRecord to preprocess it")
+    if not np.isfinite(x).all():
+        raise ExplainError("the signal contains NaN or infinite values")
+    return "array", x, ()
+
+
+class Explainer:
+    """Explanations for one bundle; builds the evidence tables now and the donor bank on first use.
+
+    The donor bank is, in order: the one given, ``donor_bank.npz`` in the bundle directory (written by
+    ``protoecg explain-eval/report --ptbxl``), or the bundle's prototype source ECGs.
+    """
+
+    def __init__(self, bundle, bank=None, source_labels: Mapping[int, Sequence[str]] | None = None,
+                 cf_config: CFConfig = CFConfig()) -> None:
+        self.bundle = bundle
+        self.builder = EvidenceBuilder(bundle, source_labels)
+        self._bank = bank
+        self.cf_config = cf_config
+
+    @property
+    def bank(self):
+        if self._bank is None:
+            from .donors import bank_from_bundle, load_bank
+            self._bank = (load_bank(self.bundle, fusion=self.builder.fusion)
+                          or bank_from_bundle(self.bundle, self.builder.fusion))
+        return self._bank
+
+    def use_bank(self, bank) -> None:
+        """Replace the donor bank (e.g. with one built from a PTB-XL directory)."""
+        self._bank = bank
+
+    def warm_up(self) -> float:
+        """Build the donor bank and plan every batch shape once; returns the seconds it took.
+
+        Call it before timing anything: the first forward pass of each input shape is slow on CPU.
+        """
+        from .cf_model import warm_up
+
+        t = time.perf_counter()
+        self.bank
+        warm_up(self.bundle.model, self.bundle.n_samples, self.cf_config.path_steps)
+        self.bundle.predict(np.zeros((1, 12, self.bundle.n_samples), np.float32), with_leads=True)
+        return time.perf_counter() - t
+
+    def predictions(self, pred, n: int = 0) -> tuple[LabelPrediction, ...]:
+        b = self.bundle
+        return tuple(LabelPrediction(code, b.branch_of.get(code, ""), float(pred.probs[n, j]),
+                                     float(b.thresholds[j]), bool(pred.predicted[n, j]), float(pred.logits[n, j]))
+                     for j, code in enumerate(b.codes))
+
+    def default_cf_label(self, preds: Sequence[LabelPrediction]) -> str:
+        """The most probable positive label (made negative) or, with none positive, the closest to its
+        threshold (made positive)."""
+        pos = [p for p in preds if p.positive]
+        if pos:
+            return max(pos, key=lambda p: p.probability).label
+        return max(preds, key=lambda p: p.probability - p.threshold).label
+
+    def explain(self, signal_or_record, labels: Sequence[str] | None = None, counterfactual: bool = True,
+                attributions: bool | Sequence[str] = False, cf_label: str | None = None,
+                direction: str | None = None, top_k: int = 5, record_id: str | None = None,
+                reference_labels: Sequence[str] = ()) -> Explanation:
+        t_all = time.perf_counter()
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        rid, x, ref = to_input(self.bundle, signal_or_record)
+        timings["input_ms"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        pred = self.bundle.predict(x[None], with_leads=True)
+        preds = self.predictions(pred)
+        codes = set(self.bundle.codes)
+        wanted = list(labels) if labels else [p.label for p in preds if p.positive]
+        unknown = [c for c in wanted if c not in codes]
+        if unknown:
+            raise ExplainError(f"unknown label(s) {', '.join(unknown)}; the model predicts the 71 PTB-XL codes")
+        evidence = {lab: self.builder.evidence(pred, 0, lab, top_k) for lab in wanted}
+        timings["evidence_ms"] = (time.perf_counter() - t) * 1000
+        cf = None
+        if counterfactual:
+            from .cf_model import counterfactual_for_label
+            label = cf_label or (wanted[0] if labels else self.default_cf_label(preds))
+            bank = self.bank   # built on first use; its set-up is timed apart from the search
+            t = time.perf_counter()
+            cf = counterfactual_for_label(self.bundle, self.builder.fusion, bank, x, label, direction,
+                                          self.cf_config)
+            timings["counterfactual_ms"] = (time.perf_counter() - t) * 1000
+        attrs: list[AttributionResult] = []
+        if attributions:
+            from .attributions import attribute
+            methods = FAST_ATTRIBUTIONS if attributions is True else tuple(attributions)
+            label = (cf.label if cf else None) or (wanted[0] if wanted else self.default_cf_label(preds))
+            j = self.bundle.codes.index(label)
+            t = time.perf_counter()
+            attrs = [attribute(self.bundle.model, x, j, label, m, float(self.bundle.fs)) for m in methods]
+            timings["attributions_ms"] = (time.perf_counter() - t) * 1000
+        timings["total_ms"] = (time.perf_counter() - t_all) * 1000
+        return Explanation(record_id=record_id or rid, fs=float(self.bundle.fs), signal=x, predictions=preds,
+                           evidence=evidence, counterfactual=cf, attributions=tuple(attrs), timings_ms=timings,
+                           is_demo=bool(self.bundle.is_demo), source_labels=tuple(reference_labels or ref))
+
+
+_EXPLAINERS: dict[int, tuple[weakref.ref, Explainer]] = {}
+
+
+def get_explainer(bundle) -> Explainer:
+    """The cached :class:`Explainer` of ``bundle`` (created on first use)."""
+    hit = _EXPLAINERS.get(id(bundle))
+    if hit is not None and hit[0]() is bundle:
+        return hit[1]
+    ex = Explainer(bundle)
+    _EXPLAINERS[id(bundle)] = (weakref.ref(bundle), ex)
+    return ex
+
+
+def explain_ecg(bundle, signal_or_record, labels: Sequence[str] | None = None, counterfactual: bool = True,
+                attributions: bool | Sequence[str] = False, *, explainer: Explainer | None = None,
+                **kwargs) -> Explanation:
+    """Explain one ECG (a WFDB path, an :class:`ECGRecord`, or a preprocessed (12, n_samples) array).
+
+    ``labels``: evidence for these codes (default: every positive prediction). ``counterfactual``: also
+    search one for ``cf_label`` (default: the most probable positive label, made negative; with none
+    positive, the label closest to its threshold, made positive). ``attributions``: ``True`` for
+    Integrated Gradients + Grad-CAM, or a list of methods (add ``"occlusion"``; slower).
+    Raises :class:`~data_access.errors.ECGDataError` subclasses for bad records and
+    :class:`ExplainError` for unusable requests.
+    """
+    ex = explainer or get_explainer(bundle)
+    return ex.explain(signal_or_record, labels, counterfactual, attributions, **kwargs)

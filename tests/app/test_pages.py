@@ -1,0 +1,179 @@
+"""Each page driven by streamlit.testing's AppTest against a real tiny model and a real SQLite file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from protoecg.review.ratings import RatingsStore
+
+from .conftest import APP_DIR, PAGES
+
+TIMEOUT = 120
+EXAMPLES = APP_DIR / "examples" / "ptbxl" / "records100" / "00000"
+
+
+def _page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in (*at.info, *at.warning, *at.error, *at.success)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_main_navigation_runs_the_default_page(app_env):
+    at = AppTest.from_file(str(APP_DIR / "main.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Case review"
+
+
+def test_every_page_shows_the_demo_banner(app_env):
+    for name in ("case_review", "prototype_gallery", "phenotype_explorer", "model_card"):
+        at = _page(name)
+        assert any("generated ECGs" in w.value and "not a diagnostic" in w.value for w in at.warning), name
+
+
+def test_model_card_says_demo_data_and_shows_metrics(app_env, tiny_bundle_dir):
+    from protoecg.bundle import load_bundle
+
+    at = _page("model_card")
+    text = _texts(at)
+    assert "generated demo ECGs" in text
+    m = load_bundle(tiny_bundle_dir).metrics
+    shown = [x.value for x in at.metric if x.label == "Macro AUROC"]
+    expect = [m[s]["macro_auroc"] for s in ("validation", "test") if s in m]
+    assert shown == ["—" if v != v else f"{v:.3f}" for v in expect]
+    assert "95% CI" in text and "distinct source ECGs" in text
+
+
+def test_gallery_rating_reaches_the_database(app_env):
+    at = _page("prototype_gallery")
+    pid = next(s.value for s in at.selectbox if s.key and s.key.startswith("g_pid_"))
+    form = f"rate_{pid}"
+    at.text_input(key=f"{form}_reviewer").input("Dr Gallery")
+    at.radio(key=f"{form}_accurate").set_value("no")
+    at.selectbox(key=f"{form}_suggested").set_value("NORM")
+    at.slider(key=f"{form}_rep").set_value(2)
+    at.slider(key=f"{form}_clarity").set_value(5)
+    at.text_area(key=f"{form}_comment").input("window misses the QRS")
+    at.checkbox(key=f"{form}_bad").check()
+    next(b for b in at.button if b.label == "Submit rating").click()
+    at.run()
+    assert not at.exception
+    assert any("Rating saved" in s.value for s in at.success), _texts(at)
+    df = RatingsStore(app_env["PROTOECG_APP_DB"]).prototype_ratings()
+    assert len(df) == 1
+    r = df.iloc[0]
+    assert (r.reviewer, r.prototype_id, r.accurate, r.suggested_class) == ("Dr Gallery", pid, False, "NORM")
+    assert (r.representativeness, r.clarity, bool(r.bad), bool(r.best)) == (2, 5, True, False)
+    assert r.comment == "window misses the QRS" and r.model_id == app_env["PROTOECG_APP_MODEL"]
+
+
+def test_gallery_refuses_a_rating_without_reviewer(app_env):
+    at = _page("prototype_gallery")
+    next(b for b in at.button if b.label == "Submit rating").click()
+    at.run()
+    assert any("reviewer" in e.value for e in at.error)
+    assert RatingsStore(app_env["PROTOECG_APP_DB"]).prototype_ratings().empty
+
+
+def test_phenotype_explorer_empty_state(app_env):
+    at = _page("phenotype_explorer")
+    info = "\n".join(i.value for i in at.info)
+    assert "No phenotype association results yet" in info and "protoecg phewas" in info
+
+
+def test_phenotype_explorer_shows_a_real_scan(app_env):
+    from analysis.phewas import PheWAS
+    from analysis.phewas_sim import simulate_phewas
+
+    sim = simulate_phewas(n_units=600, n_phecodes=6, n_planted=2, seed=1)
+    res = PheWAS().fit(sim.features, sim.phenotypes, sim.units, phecode_info=sim.phecode_info).results_
+    out = Path(app_env["PROTOECG_APP_RESULTS"])
+    out.mkdir(parents=True)
+    res.to_csv(out / "results.csv", index=False)
+    at = _page("phenotype_explorer")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Tests"] == f"{len(res):,}"
+    assert shown["Bonferroni-significant"] == f"{int(res['bonferroni'].sum()):,}"
+    assert len(at.get("plotly_chart")) >= 2
+    # the per-prototype table lists the chosen feature's associations, strongest first
+    feat = at.selectbox(key="ph_feature").value
+    table = at.dataframe[0].value
+    expect = res[res["feature"] == feat].sort_values("p")
+    assert list(table["phecode"]) == list(expect["phecode"])
+
+
+def test_phenotype_explorer_reports_a_damaged_results_file(app_env):
+    out = Path(app_env["PROTOECG_APP_RESULTS"])
+    out.mkdir(parents=True)
+    (out / "results.csv").write_text("a,b\n1,2\n")
+    at = _page("phenotype_explorer")
+    assert any("lacks column" in e.value for e in at.error)
+
+
+# ---- case review ------------------------------------------------------------------------------
+
+def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    at.sidebar.radio(key="source").set_value("Upload WFDB (.hea + .dat/.mat)").run()
+    at.file_uploader(key="upload").set_value([(n, b, "application/octet-stream") for n, b in files])
+    return at.run()
+
+
+@pytest.mark.parametrize("files, message", [
+    ([("rec.hea", b"rec 12 100 1000\nthis is not a header\n"), ("rec.dat", b"\x00" * 100)],
+     "cannot be used"),
+    ([("rec.hea", (EXAMPLES / "00001_lr.hea").read_bytes())], "exactly one .hea"),
+    ([("00001_lr.hea", (EXAMPLES / "00001_lr.hea").read_bytes()), ("other.dat", b"\x00" * 10)],
+     "refers to signal file"),
+    ([("00001_lr.hea", (EXAMPLES / "00001_lr.hea").read_bytes()),
+      ("00001_lr.dat", (EXAMPLES / "00001_lr.dat").read_bytes()[:5000])], "cannot be used"),
+    ([("big.hea", b"big 12 100 1000\n"), ("big.dat", b"\x00" * (1024 * 1024 + 1))], "limit"),
+])
+def test_bad_upload_shows_a_message_not_a_traceback(app_env, files, message):
+    at = _upload(_page("case_review"), files)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and message in errors[0], errors
+    assert "Traceback" not in errors[0]
+
+
+def test_case_review_ptbxl_example_end_to_end(app_env):
+    at = _page("case_review")
+    at.sidebar.radio(key="source").set_value("Real PTB-XL examples").run()
+    assert not at.exception
+    text = _texts(at)
+    assert "Predicted labels by branch" in text and "PTB-XL" in text
+    labels = at.selectbox(key=next(s.key for s in at.selectbox if s.key and s.key.startswith("label_")))
+    first = labels.value
+    assert len(at.dataframe) == 3  # one prediction table per branch
+    # switch to another label: evidence and counterfactual follow it
+    code = next(o.split(" — ")[0] for o in labels.options if o.split(" — ")[0] != first)
+    labels.set_value(code).run()
+    assert not at.exception
+    assert code in _texts(at)
+    shown = {m.label for m in at.metric}
+    assert {"Heart rate", "PR", "QRS", "QT", "QTc (Bazett)"} <= shown
+    # case feedback form -> database
+    rid = "00001_lr"
+    form = f"case_ptbxl_{rid}"
+    at.text_input(key=f"{form}_reviewer").input("Dr Case")
+    at.radio(key=f"{form}_agrees").set_value("partly")
+    at.multiselect(key=f"{form}_missing").set_value(["IMI"])
+    at.slider(key=f"{form}_useful").set_value(4)
+    next(b for b in at.button if b.label == "Submit case feedback").click()
+    at.run()
+    assert not at.exception
+    df = RatingsStore(app_env["PROTOECG_APP_DB"]).case_feedback()
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert (row.reviewer, row.record_id, row.record_source, row.agrees, row.missing_labels,
+            row.explanation_useful, row.label) == ("Dr Case", rid, "ptbxl", "partly", "IMI", 4, code)
