@@ -129,43 +129,49 @@ class RefitResult:
     separated: np.ndarray  # (B,) bool: fitted probabilities pinned at 0/1 or a diverging coefficient
 
 
-def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray, tol: float = 1e-10,
-                max_iter: int = 50, max_halvings: int = 20) -> RefitResult:
-    """Exact Newton fits of y ~ C + f_b for every column f_b of Fz, vectorised across columns.
+def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
+                mask: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 50,
+                max_halvings: int = 20) -> RefitResult:
+    """Exact Newton fits of y_b ~ C + f_b for every column b, vectorised across columns.
 
-    ``C`` (n, q) holds the analysed units' covariates (intercept first), ``y`` (n,) their 0/1 status and
-    ``beta0`` (q,) the null-model coefficients used as the start (feature coefficient 0). Each column's
-    step is halved while it would lower that column's likelihood; a column stops moving once its largest
-    step is below ``tol``.
+    ``C`` (n, q): covariates, intercept first. ``y``: (n,) shared 0/1 outcome, or (n, B) one outcome per
+    column (then columns may belong to different phecodes). ``mask`` (n, B), optional: 1 where a unit is
+    analysed for that column, 0 elsewhere (those units get weight 0). ``beta0``: (q,) or (B, q) null
+    coefficients used as the start (feature coefficient 0). Each column's step is halved while it would
+    lower that column's likelihood; a column stops once its largest step is below ``tol``.
     """
     n, q = C.shape
     B = Fz.shape[1]
     d = q + 1
     CC = _pairwise_products(C)
+    Y = np.broadcast_to(y[:, None], (n, B)) if y.ndim == 1 else y
+    Mk = np.ones((n, B)) if mask is None else mask
     beta = np.zeros((B, d))
     beta[:, :q] = beta0
-    yc = y[:, None]
     eta = (C @ beta[:, :q].T) + Fz * beta[:, q]
-    ll = _loglik(yc, eta)
+    ll = _loglik(Y, eta, Mk)
     converged = np.zeros(B, dtype=bool)
     n_iter = np.zeros(B, dtype=int)
-    H = np.zeros((B, d, d))
-    for _ in range(max_iter):
-        active = ~converged
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        Fa, ea = Fz[:, idx], eta[:, idx]
-        mu = _expit(ea)
-        w = mu * (1.0 - mu)
-        r = yc - mu
+
+    def hessian(Fa, mu, Ma):
+        w = Ma * mu * (1.0 - mu)
         wf = w * Fa
-        Ha = np.empty((len(idx), d, d))
+        Ha = np.empty((Fa.shape[1], d, d))
         Ha[:, :q, :q] = (CC.T @ w).T.reshape(-1, q, q)
         cf = (C.T @ wf).T
         Ha[:, :q, q] = cf
         Ha[:, q, :q] = cf
         Ha[:, q, q] = np.einsum("nb,nb->b", wf, Fa)
+        return Ha
+
+    for _ in range(max_iter):
+        idx = np.flatnonzero(~converged)
+        if len(idx) == 0:
+            break
+        Fa, ea, Ya, Ma = Fz[:, idx], eta[:, idx], Y[:, idx], Mk[:, idx]
+        mu = _expit(ea)
+        r = Ma * (Ya - mu)
+        Ha = hessian(Fa, mu, Ma)
         g = np.empty((len(idx), d))
         g[:, :q] = (C.T @ r).T
         g[:, q] = np.einsum("nb,nb->b", Fa, r)
@@ -176,7 +182,7 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
         step = np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
         new_beta = beta[idx] + step
         new_eta = C @ new_beta[:, :q].T + Fa * new_beta[:, q]
-        new_ll = _loglik(yc, new_eta)
+        new_ll = _loglik(Ya, new_eta, Ma)
         worse = new_ll < ll[idx] - 1e-12 * (1.0 + np.abs(ll[idx]))
         for _h in range(max_halvings):
             if not worse.any():
@@ -185,7 +191,7 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
             wb = np.flatnonzero(worse)
             new_beta[wb] = beta[idx[wb]] + step[wb]
             new_eta[:, wb] = C @ new_beta[wb, :q].T + Fa[:, wb] * new_beta[wb, q]
-            new_ll[wb] = _loglik(yc, new_eta[:, wb])
+            new_ll[wb] = _loglik(Ya[:, wb], new_eta[:, wb], Ma[:, wb])
             worse = new_ll < ll[idx] - 1e-12 * (1.0 + np.abs(ll[idx]))
         beta[idx] = new_beta
         eta[:, idx] = new_eta
@@ -194,20 +200,14 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
         converged[idx] = np.max(np.abs(step), axis=1) < tol
     # Information matrix at the final estimates (all columns) for the standard errors.
     mu = _expit(eta)
-    w = mu * (1.0 - mu)
-    wf = w * Fz
-    H[:, :q, :q] = (CC.T @ w).T.reshape(-1, q, q)
-    cf = (C.T @ wf).T
-    H[:, :q, q] = cf
-    H[:, q, :q] = cf
-    H[:, q, q] = np.einsum("nb,nb->b", wf, Fz)
+    H = hessian(Fz, mu, Mk)
     with np.errstate(invalid="ignore"):
         try:
             cov = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             cov = np.linalg.pinv(H, hermitian=True)
         se = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
-    pinned = ((mu < 1e-10) | (mu > 1 - 1e-10)).mean(axis=0) > 0.0
-    separated = pinned & (np.abs(beta[:, q]) > 8.0) | ~np.isfinite(beta[:, q]) | (np.abs(beta[:, q]) > 30)
+    pinned = (((mu < 1e-10) | (mu > 1 - 1e-10)) & (Mk > 0)).any(axis=0)
+    separated = (pinned & (np.abs(beta[:, q]) > 8.0)) | ~np.isfinite(beta[:, q]) | (np.abs(beta[:, q]) > 30)
     return RefitResult(beta=beta, se=se, loglik=ll, converged=converged & ~separated, n_iter=n_iter,
                        separated=separated)

@@ -76,6 +76,12 @@ def build_cohort(mimic_dir: str | Path | None, rule: LinkageRule = LinkageRule()
                               f"(units dropped)", "action": "dropped"})
         u = u[~no_pt]
     u["age"] = age_at(u["ecg_time"], u["anchor_age"], u["anchor_year"]).astype(float)
+    no_sex = u["sex"].isna()
+    if no_sex.any():
+        bad.append({"table": "patients", "row": None, "subject_id": None, "hadm_id": None,
+                    "reason": f"{int(no_sex.sum())} linked ECG(s) of patients with unknown sex (units dropped: "
+                              f"sex is a covariate)", "action": "dropped"})
+        u = u[~no_sex]
     if "ecg_path" not in u:
         u["ecg_path"] = None
     units = u.set_index("unit_id")[list(UNIT_COLUMNS)]
@@ -84,13 +90,18 @@ def build_cohort(mimic_dir: str | Path | None, rule: LinkageRule = LinkageRule()
     dx = hosp.diagnoses[hosp.diagnoses["hadm_id"].isin(units["hadm_id"])]
     mapped = map_diagnoses(dx, pmap)
     up = units[["hadm_id"]].reset_index().merge(mapped[["hadm_id", "phecode"]], on="hadm_id")
-    full = phenotype_matrix(up[["unit_id", "phecode"]], units.index, units["sex"], pmap)
+    # Cheap upper bound on cases first, so the dense matrix only holds phecodes that can pass.
+    pre = up.drop_duplicates(["unit_id", "phecode"]).groupby("phecode").size()
+    early = pre[pre < min_cases]
+    full = phenotype_matrix(up[["unit_id", "phecode"]], units.index, units["sex"], pmap,
+                            phecodes=sorted(pre.index[pre >= min_cases]))
     n_case = (full == 1).sum()
     n_ctrl = (full == 0).sum()
     counts = pd.DataFrame({"n_cases": n_case, "n_controls": n_ctrl,
                            "n_excluded": full.isna().sum()})
     ok = (n_case >= min_cases) & (n_ctrl >= min_controls)
-    dropped = counts[~ok].copy()
+    dropped = pd.concat([pd.DataFrame({"n_cases": early, "n_controls": np.nan, "n_excluded": np.nan}),
+                         counts[~ok]]).rename_axis("phecode")
     dropped["reason"] = np.where(dropped["n_cases"] < min_cases, f"fewer than {min_cases} cases",
                                  f"fewer than {min_controls} controls")
     info = pmap.info.reindex(counts.index[ok]).join(counts[ok]).reset_index()

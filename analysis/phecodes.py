@@ -16,17 +16,17 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
+
+from data_access.phecode_tables import read_phecode_table
 
 from .icd import ICDCodeError, dot_icd_series
 
 log = logging.getLogger(__name__)
 
 VERSIONS = ("1.2", "X")
-_FILES = {"1.2": "phecode12.csv.gz", "X": "phecodeX.csv.gz"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +58,7 @@ def load_phecode_map(version: str = "1.2") -> PhecodeMap:
     """Load the shipped map for ``version`` '1.2' or 'X' (cached)."""
     if version not in VERSIONS:
         raise ValueError(f"phecode version must be one of {VERSIONS}, got {version!r}")
-    with resources.files("analysis").joinpath(f"resources/{_FILES[version]}").open("rb") as f:
-        raw = pd.read_csv(f, dtype=str, compression="gzip", keep_default_na=False)
+    raw = read_phecode_table(version).copy()
     raw["icd_version"] = raw["flag"].astype(int)
     if version == "1.2":
         leaf = raw.drop_duplicates("phecode").set_index("phecode")

@@ -69,7 +69,7 @@ class PheWASConfig:
     tol: float = 1e-10
     max_iter: int = 50
     block_size: int = 32
-    refit_chunk: int = 128
+    refit_chunk: int = 256
 
 
 class PheWAS:
@@ -84,7 +84,7 @@ class PheWAS:
 
     def __init__(self, min_cases: int = 20, min_controls: int = 20, screen_p: float = 1e-3,
                  refit: str = "hits", covariates: Sequence[str] = ("age", "sex"), alpha: float = 0.05,
-                 tol: float = 1e-10, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 128,
+                 tol: float = 1e-10, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 256,
                  progress: bool = False) -> None:
         if refit not in ("hits", "all"):
             raise ValueError("refit must be 'hits' or 'all'")
@@ -153,30 +153,42 @@ class PheWAS:
         cmean, csd = cov.mean(0), cov.std(0)
         csd[csd == 0] = 1.0
         C = np.column_stack([np.ones(len(units)), (cov - cmean) / csd])
-        parts = []
-        blocks = [phecodes[i:i + cfg.block_size] for i in range(0, len(phecodes), cfg.block_size)]
-        for block in tqdm(blocks, desc="phewas", disable=not self.progress, unit="block"):
-            Yraw = P[block].to_numpy(dtype=float)
+        P_arr = P[phecodes].to_numpy(dtype=float)
+        outs, requests = [], []
+        null_beta = np.zeros((len(phecodes), C.shape[1]))
+        null_ll = np.zeros(len(phecodes))
+        bs = cfg.block_size
+        starts = range(0, len(phecodes), bs)
+        for b0 in tqdm(starts, desc="phewas scan", disable=not self.progress, unit="block"):
+            Yraw = P_arr[:, b0:b0 + bs]
             M = np.isfinite(Yraw).astype(float)
             Y = np.nan_to_num(Yraw, nan=0.0)
             null = _irls.fit_null_block(C, Y, M, tol=cfg.tol, max_iter=cfg.max_iter)
             sc = _irls.score_block(F32, Fsq32, C, Y, M, null)
-            for k, code in enumerate(block):
-                parts.append(self._one_phecode(code, k, F, C, Y[:, k], M[:, k].astype(bool), null, sc))
-        res = pd.concat(parts, ignore_index=True)
+            null_beta[b0:b0 + Y.shape[1]] = null.beta
+            null_ll[b0:b0 + Y.shape[1]] = null.loglik
+            for k in range(Y.shape[1]):
+                out, sel = self._score_phecode(phecodes[b0 + k], k, Y[:, k], M[:, k].astype(bool), null, sc)
+                outs.append(out)
+                if len(sel):
+                    requests.append((b0 + k, sel))
+        self._refit_all(requests, outs, F, C, P_arr, null_beta, null_ll)
+        res = pd.DataFrame({key: np.concatenate([o[key] for o in outs]) for key in outs[0]})
         res.insert(0, "feature", np.asarray(names, dtype=object)[res.pop("_j").to_numpy()])
-        res.insert(1, "feature_kind", [feature_kind(n) for n in res["feature"]])
+        kinds = {n: feature_kind(n) for n in names}
+        res.insert(1, "feature_kind", res["feature"].map(kinds))
         self._finish(res, phecode_info)
         self.n_units_ = len(units)
         self.features_ = names
         self.config_ = asdict(cfg)
         return self
 
-    def _one_phecode(self, code: str, k: int, F: np.ndarray, C: np.ndarray, y: np.ndarray,
-                     m: np.ndarray, null: _irls.NullFit, sc: _irls.ScoreBlock) -> pd.DataFrame:
+    def _score_phecode(self, code: str, k: int, y: np.ndarray, m: np.ndarray, null: _irls.NullFit,
+                       sc: _irls.ScoreBlock) -> tuple[dict, np.ndarray]:
+        """Score-test results of one phecode and the features to refit exactly."""
         cfg = self.config
-        p = F.shape[1]
-        U, V, mean, sd = sc.U[:, k], sc.V[:, k], sc.mean[:, k], sc.sd[:, k]
+        U, V, sd = sc.U[:, k], sc.V[:, k], sc.sd[:, k]
+        p = len(U)
         n_cases = int(y[m].sum())
         n_controls = int(m.sum()) - n_cases
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -187,49 +199,79 @@ class PheWAS:
         log10_ps = np.where(usable, log10_p_chi2(stat), np.nan)
         note = np.full(p, "", dtype=object)
         note[~usable] = "feature constant within this phecode's units"
-        method = np.full(p, "score", dtype=object)
-        conv = np.where(usable, bool(null.converged[k]), False)
-        out = {"_j": np.arange(p), "phecode": code, "n_cases": n_cases, "n_controls": n_controls,
+        out = {"_j": np.arange(p), "phecode": np.full(p, code, dtype=object),
+               "n_cases": np.full(p, n_cases), "n_controls": np.full(p, n_controls),
                "beta": np.where(usable, beta, np.nan), "se": np.where(usable, se, np.nan),
                "log10_p": log10_ps, "log10_p_score": log10_ps.copy(),
                "log10_p_wald": np.full(p, np.nan), "log10_p_lrt": np.full(p, np.nan),
-               "converged": conv, "method": method, "note": note}
+               "converged": np.where(usable, bool(null.converged[k]), False),
+               "method": np.full(p, "score", dtype=object), "note": note}
         sel = np.flatnonzero(usable & ((log10_ps < np.log10(cfg.screen_p)) | (cfg.refit == "all")))
-        if len(sel):
-            self._refit(sel, F, C, y, m, null.beta[k], float(null.loglik[k]), out)
-        return pd.DataFrame(out)
+        return out, sel
 
-    def _refit(self, sel: np.ndarray, F: np.ndarray, C: np.ndarray, y: np.ndarray, m: np.ndarray,
-               null_beta: np.ndarray, null_ll: float, out: dict) -> None:
+    def _refit_all(self, requests: list, outs: list, F: np.ndarray, C: np.ndarray, P_arr: np.ndarray,
+                   null_beta: np.ndarray, null_ll: np.ndarray) -> None:
+        """Exact refits of the requested pairs, batched across phecodes (one outcome/mask per column).
+
+        Phecodes where a covariate is constant among the analysed units (e.g. sex for a sex-specific
+        phecode) are refitted on their own with that covariate dropped.
+        """
         cfg = self.config
-        Cm = C[m]
-        keep = [0] + [a for a in range(1, Cm.shape[1]) if np.ptp(Cm[:, a]) > 0]
-        ym = y[m]
-        if len(keep) == Cm.shape[1]:
-            beta0, ll0 = null_beta, null_ll
-        else:  # a covariate is constant here (e.g. a sex-specific phecode): drop it
-            Cm = Cm[:, keep]
-            beta0, ll0 = _null_fit_reduced(Cm, ym, cfg.tol, cfg.max_iter)
+        pairs_k, pairs_j = [], []
+        for kg, sel in requests:
+            m = np.isfinite(P_arr[:, kg])
+            if all(np.ptp(C[m, a]) > 0 for a in range(1, C.shape[1])):
+                pairs_k.append(np.full(len(sel), kg))
+                pairs_j.append(sel)
+            else:
+                self._refit_reduced(sel, F, C, np.nan_to_num(P_arr[:, kg]), m, outs[kg])
+        if not pairs_k:
+            return
+        ks, js = np.concatenate(pairs_k), np.concatenate(pairs_j)
+        chunks = range(0, len(ks), cfg.refit_chunk)
+        for c0 in tqdm(chunks, desc="phewas refits", disable=not self.progress, unit="chunk"):
+            kc, jc = ks[c0:c0 + cfg.refit_chunk], js[c0:c0 + cfg.refit_chunk]
+            Yraw = P_arr[:, kc]
+            Mk = np.isfinite(Yraw).astype(float)
+            Fr = F[:, jc]
+            nk = Mk.sum(0)
+            mean = (Fr * Mk).sum(0) / nk
+            sd = np.sqrt((((Fr - mean) ** 2) * Mk).sum(0) / (nk - 1.0))
+            Fz = (Fr - mean) / sd * Mk  # exact z-scoring within each column's analysed units
+            r = _irls.refit_block(C, np.nan_to_num(Yraw), Fz, null_beta[kc], mask=Mk, tol=cfg.tol,
+                                  max_iter=cfg.max_iter)
+            for kg in np.unique(kc):
+                w = kc == kg
+                self._store(outs[kg], jc[w], r, w, null_ll[kg])
+
+    def _refit_reduced(self, sel: np.ndarray, F: np.ndarray, C: np.ndarray, y: np.ndarray, m: np.ndarray,
+                       out: dict) -> None:
+        cfg = self.config
+        keep = [0] + [a for a in range(1, C.shape[1]) if np.ptp(C[m, a]) > 0]
+        Cm, ym = C[m][:, keep], y[m]
+        beta0, ll0 = _null_fit_reduced(Cm, ym, cfg.tol, cfg.max_iter)
         rows = np.flatnonzero(m)
         for start in range(0, len(sel), cfg.refit_chunk):
             js = sel[start:start + cfg.refit_chunk]
             Fj = F[np.ix_(rows, js)]
-            Fz = (Fj - Fj.mean(0)) / Fj.std(0, ddof=1)  # exact float64 z-scoring for the refits
+            Fz = (Fj - Fj.mean(0)) / Fj.std(0, ddof=1)
             r = _irls.refit_block(Cm, ym, Fz, beta0, tol=cfg.tol, max_iter=cfg.max_iter)
-            b, s = r.beta[:, -1], r.se[:, -1]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lw = log10_p_wald(b / s)
-            llr = log10_p_chi2(2.0 * (r.loglik - ll0))
-            out["beta"][js] = b
-            out["se"][js] = s
-            out["log10_p_wald"][js] = lw
-            out["log10_p_lrt"][js] = llr
-            out["log10_p"][js] = lw
-            out["method"][js] = "irls"
-            out["converged"][js] = r.converged
-            notes = np.where(r.separated, "possible (quasi-)complete separation; estimate unreliable",
-                             np.where(~r.converged, f"did not converge in {cfg.max_iter} iterations", ""))
-            out["note"][js] = notes
+            self._store(out, js, r, np.ones(len(js), dtype=bool), ll0)
+
+    def _store(self, out: dict, js: np.ndarray, r: _irls.RefitResult, w: np.ndarray, ll0: float) -> None:
+        b, s = r.beta[w, -1], r.se[w, -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lw = log10_p_wald(b / s)
+        out["beta"][js] = b
+        out["se"][js] = s
+        out["log10_p_wald"][js] = lw
+        out["log10_p_lrt"][js] = log10_p_chi2(2.0 * (r.loglik[w] - ll0))
+        out["log10_p"][js] = lw
+        out["method"][js] = "irls"
+        out["converged"][js] = r.converged[w]
+        out["note"][js] = np.where(r.separated[w], "possible (quasi-)complete separation; estimate unreliable",
+                                   np.where(~r.converged[w],
+                                            f"did not converge in {self.config.max_iter} iterations", ""))
 
     def _finish(self, res: pd.DataFrame, phecode_info: pd.DataFrame | None) -> None:
         cfg = self.config

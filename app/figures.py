@@ -10,14 +10,22 @@ from protoecg.render.paper_ecg import (add_attribution_bands, add_counterfactual
                                        attribution_overlays, paper_ecg_figure)
 
 
+def is_global(evidence: Any, duration_s: float) -> bool:
+    """A prototype matching (nearly) the whole record, e.g. a rhythm prototype: nothing to highlight."""
+    return float(evidence.window_s[1]) - float(evidence.window_s[0]) >= 0.95 * duration_s
+
+
 def case_figure(signal: np.ndarray, fs: float, layout: str, title: str, banner: str | None,
                 evidence: Sequence[Any] = (), max_leads: int = 3) -> Any:
-    """The case on paper with the matched windows of the given evidence items."""
+    """The case on paper with the matched windows (and leads) of the given evidence items."""
     fig = paper_ecg_figure(signal, fs, layout=layout, title=title, banner=banner)
+    duration = signal.shape[1] / fs
     windows = []
     for e in evidence:
+        if is_global(e, duration):
+            continue
         for lead in tuple(e.leads)[:max_leads] or (None,):
-            windows.append((lead, float(e.window_s[0]), float(e.window_s[1]), f"P{e.prototype_id}"))
+            windows.append((lead, float(e.window_s[0]), float(e.window_s[1]), str(e.prototype_id)))
     if windows:
         add_matched_windows(fig, windows)
     return fig

@@ -1,6 +1,6 @@
 """protoecg clinician review app (Streamlit entry point).
 
-Start it with ``protoecg app --model RUN``; the pages live in ``app/pages/`` and each can also run
+Start it with ``protoecg app --model RUN``; the pages live in ``app/views/`` (not ``pages/``, which Streamlit would also serve on its own) and each can also run
 on its own (that is how the page tests drive them).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-_PAGES = Path(__file__).resolve().parent / "pages"
+_PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="protoecg review", page_icon=":material/cardiology:", layout="wide")
 nav = st.navigation([

@@ -70,7 +70,7 @@ def _chronic(rng: np.random.Generator, prev: dict[str, float], age: float) -> se
 
 
 def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
-                  chronic: set[str]) -> tuple[set[str], dict[str, str]]:
+                  chronic: set[str]) -> set[str]:
     m = _age_mult(age)
     labels = set(chronic)
     p_af = prev.get("AFIB", 0.0) * m
@@ -107,7 +107,7 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
     abnormal = labels - {"SR", "SBRAD", "STACH"}
     if not abnormal:
         labels.add("NORM")
-    return labels, {}
+    return labels
 
 
 def plan_cohort(rng: np.random.Generator, n: int, prevalence: dict[str, float] | None = None) -> list[RecordPlan]:
@@ -125,7 +125,7 @@ def plan_cohort(rng: np.random.Generator, n: int, prevalence: dict[str, float] |
         day = 0.0
         for visit in range(k):
             age = min(age0 + day / 365.25, 95)
-            labels, _ = _record_codes(rng, prev, age, chronic)
+            labels = _record_codes(rng, prev, age, chronic)
             ter = choose_territories(labels, rng)
             plans.append(RecordPlan(int(pid), visit, int(age), sex, frozenset(labels),
                                     tuple(sorted(ter.items())), day))

@@ -144,7 +144,9 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
     if fs != FS_MODEL:
         sig = decimate(sig, FS_MODEL, fs)
     start, end = template.qrs_extent_s()
-    net = sum(w.vector * (w.sigma_l_s + w.sigma_r_s) for w in template.waves.values() if w.family == "qrs")
+    # Frontal axis of the QRS, leaving out the terminal right-bundle delay (axis is read before it).
+    net = sum(w.vector * (w.sigma_l_s + w.sigma_r_s) for k, w in template.waves.items()
+              if w.family == "qrs" and k != "Rp")
     info = {"rhythm": rhythm, "hr_bpm": hr, "pr_s": anat.pr_s if rhythm != "AFIB" else None,
             "qrs_s": end - start, "qtc_s": template.notes["qtc_s"], "axis_deg": frontal_axis_deg(net),
             "n_pvc": n_pvc, "territories": dict(template.notes["territories"]),

@@ -169,6 +169,7 @@ def build_template(anat: Anatomy, labels: set[str], lead_mat: np.ndarray,
     refresh_j_point(t, anat, qtc)
     if "EL" in labels:
         _ensure_peaked_t(t, lead_mat)
+    _ensure_st_t_criteria(t, lead_mat, labels, territories)
     t.notes.update({"territories": territories, "qtc_s": qtc, "sokolow_lyon_mv": m.sokolow_lyon,
                     "low_voltage": is_low_voltage(m)})
     return t
@@ -182,5 +183,23 @@ def _ensure_peaked_t(t: BeatTemplate, lead_mat: np.ndarray) -> None:
         t.waves["T"] = t.waves["T"].scaled(0.9 / max(top, 0.1) * 1.1)
 
 
-STE_LEADS = TERRITORY_LEADS
-__all__ = ["build_template", "STE_LEADS", "STD_LEADS"]
+
+
+def _ensure_st_t_criteria(t: BeatTemplate, lead_mat: np.ndarray, labels: set[str],
+                          territories: dict[str, str]) -> None:
+    """ST deviation >= 0.15 mV (60 ms after J) / T <= -0.1 mV in at least two leads of the territory."""
+    for _ in range(4):
+        m = measure(t, lead_mat)
+        ok = True
+        if "STE_" in labels and np.sum(m.st60[TERRITORY_LEADS[territories["STE_"]]] >= 0.15) < 2:
+            t.waves["ST"] = t.waves["ST"].scaled(1.4)
+            ok = False
+        if "STD_" in labels and np.sum(m.st60[STD_LEADS[territories["STD_"]]] <= -0.15) < 2:
+            t.waves["ST"] = t.waves["ST"].scaled(1.4)
+            ok = False
+        if "INVT" in labels and np.sum(m.t_peak[TERRITORY_LEADS[territories["INVT"]]] <= -0.1) < 2:
+            u = _unit(*TERRITORY_DIRS[territories["INVT"]])
+            t.waves["T"] = replace(t.waves["T"], vector=t.waves["T"].vector - 0.12 * u)
+            ok = False
+        if ok:
+            return

@@ -41,7 +41,8 @@ def scp_codes_literal(labels: frozenset[str], rng: np.random.Generator, kinds: d
     return "{" + ", ".join(items) + "}"
 
 
-def heart_axis_code(axis_deg: float) -> str:
+def heart_axis_code(axis_deg: float) -> str | float:
+    """PTB-XL's heart_axis categories; NaN for an indeterminate (north-west) axis."""
     if -30 <= axis_deg <= 90:
         return "MID"
     if -45 <= axis_deg < -30:
@@ -50,7 +51,7 @@ def heart_axis_code(axis_deg: float) -> str:
         return "ALAD"
     if 90 < axis_deg <= 120:
         return "RAD"
-    return "ARAD" if axis_deg > 120 else "SUP"
+    return "ARAD" if axis_deg > 120 else np.nan
 
 
 def build_database(plans: list[RecordPlan], infos: list[dict[str, Any]], folds: np.ndarray,

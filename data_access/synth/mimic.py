@@ -62,9 +62,9 @@ _STATEMENTS = {
 
 @dataclass(frozen=True)
 class MimicSynthConfig:
-    """Sizes and rates of the synthetic MIMIC-IV (defaults: ~2,000 patients, ~3,300 admissions)."""
+    """Sizes and rates of the synthetic MIMIC-IV (defaults: 1,000 patients, ~1,550 admissions, ~2,200 ECGs)."""
 
-    n_patients: int = 2000
+    n_patients: int = 1000
     seed: int = 0
     p_icd9: float = 0.35                 # share of admissions coded in ICD-9 (the rest ICD-10)
     n_null_conditions: int = 240          # diagnoses unrelated to the ECG
@@ -77,10 +77,9 @@ class MimicSynthConfig:
 def _null_conditions(cfg: MimicSynthConfig, rng: np.random.Generator) -> pd.DataFrame:
     """Pick null conditions: one phecode-1.2 leaf each, with an ICD-9 and an ICD-10 code, away from the
     circulatory and thyroid families (so they cannot dilute or mimic the planted phecodes)."""
-    from importlib import resources
+    from ..phecode_tables import read_phecode_table
 
-    with resources.files("analysis").joinpath("resources/phecode12.csv.gz").open("rb") as f:
-        m = pd.read_csv(f, dtype=str, compression="gzip", keep_default_na=False)
+    m = read_phecode_table("1.2")
     m = m[(m["phecode"] == m["phecode_unrolled"]) & (m["phecode_category"] != "circulatory system")
           & ~m["phecode"].str.startswith(("24", "427", "428", "411"))
           & ~m["ICD"].str.contains("-") & (m["ICD"].str.len() >= 3)]
@@ -211,13 +210,11 @@ def _diagnoses(cfg: MimicSynthConfig, pts: pd.DataFrame, adm: pd.DataFrame, ecgs
 @lru_cache(maxsize=1)
 def _phecode_maps() -> dict[str, pd.DataFrame]:
     """(icd, icd_version) → rolled-up phecodes, for both shipped maps (read as data; no analysis code)."""
-    from importlib import resources
+    from ..phecode_tables import read_phecode_table
 
     out = {}
-    for version, fname, col in (("1.2", "phecode12.csv.gz", "phecode_unrolled"),
-                                ("X", "phecodeX.csv.gz", "phecode")):
-        with resources.files("analysis").joinpath(f"resources/{fname}").open("rb") as f:
-            m = pd.read_csv(f, dtype=str, compression="gzip", keep_default_na=False)
+    for version, col in (("1.2", "phecode_unrolled"), ("X", "phecode")):
+        m = read_phecode_table(version)
         out[version] = pd.DataFrame({"icd": m["ICD"].str.replace(".", "", regex=False),
                                      "icd_version": m["flag"].astype(int), "phecode": m[col]})
     return out

@@ -20,6 +20,7 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -93,6 +94,13 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
+def _mp_context() -> mp.context.BaseContext:
+    """Fork (fast start) unless torch is loaded: its OpenMP threads make forking unsafe, so spawn then."""
+    if os.name == "posix" and "torch" not in sys.modules:
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
 def _make_record(job: tuple[int, RecordPlan, dict[str, Any]]) -> dict[str, Any]:
     """Synthesise and write one record (runs in a worker); returns what the metadata row needs."""
     from .decimate import decimate
@@ -161,8 +169,7 @@ def generate_ptbxl(out_dir: str | Path, n: int = 4000, seed: int = 0, progress: 
                 infos.extend(_run_chunk(c))
                 bar.update(len(c))
         else:
-            # "spawn": safe even when the caller already runs threads (torch, OpenMP) that fork would copy.
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
                 for res in pool.map(_run_chunk, chunks):
                     infos.extend(res)
                     bar.update(len(res))

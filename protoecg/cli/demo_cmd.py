@@ -51,7 +51,7 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str], Path | None]]
          ["data", "synth-mimic", "--out", str(mimic), "--seed", str(args.seed)],
          mimic / "ground_truth.csv"),
         ("extract prototype similarities for every MIMIC ECG",
-         ["infer", "--model", str(run_dir / "model"), "--mimic-ecg", str(mimic),
+         ["infer", "--model", str(run_dir / "model"), "--mimic-ecg", str(mimic / "ecg"),
           "--out", str(out / "features.parquet")], None),
         ("run the PheWAS against discharge phecodes",
          ["phewas", "--features", str(out / "features.parquet"), "--mimic", str(mimic),

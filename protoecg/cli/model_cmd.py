@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Stages: joint -> projection -> branch last layers -> fusion (baseline: "
                                    "one stage). Folds 1-8 train, 9 validation (early stopping, thresholds), "
                                    "10 test. Re-running the same command resumes an interrupted run. "
-                                   "Multi-process: torchrun --nproc_per_node N -m protoecg.cli train ...")
+                                   "Multi-process: torchrun --nproc_per_node N $(which protoecg) train ...")
     t.add_argument("--ptbxl", required=True, type=Path, help="PTB-XL layout directory")
     t.add_argument("--out", required=True, type=Path, help="run directory (becomes the model bundle)")
     t.add_argument("--preset", default="demo", choices=["demo", "paper", "tiny"])

@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "and ground_truth.csv saying which (signature, phecode) pairs are real.")
     p.add_argument("--out", required=True, help="output directory (hosp/, ecg/, ground_truth.csv)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--n-patients", type=int, default=2000, help="number of patients (default 2000)")
+    p.add_argument("--n-patients", type=int, default=1000, help="number of patients (default 1000)")
     p.add_argument("--workers", type=int, default=2, help="processes synthesising waveforms (default 2)")
     p.add_argument("--no-waveforms", action="store_true", help="write the tables only, no WFDB files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -4,7 +4,8 @@
   high-pass is the flat line; the completeness gap (Captum's convergence delta) is reported.
 * Occlusion: (1 lead × ``occlusion_s``) patches replaced by 0 mV, stride = patch size.
 * Grad-CAM: on the morphology branch's backbone output (N, C, 12 leads, T' steps), which keeps the lead
-  axis; the (12, T') map is interpolated linearly along time to the input length.
+  axis, for morphology labels; diffuse and rhythm labels use their own branch's feature map. The
+  (12, T') map is interpolated linearly along time to the input length.
 
 Each returns a (12, T) numpy map. Logits, not probabilities, are attributed, one label at a time.
 """
@@ -52,11 +53,18 @@ def _as_batch(signal: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x))[None]
 
 
-def _morph_feature_layer(model: nn.Module) -> nn.Module:
+def _feature_layer(model: nn.Module, branch: str) -> nn.Module:
     try:
-        return model.branches["morphology"].backbone   # type: ignore[index, union-attr]
+        return model.branches[branch].backbone   # type: ignore[index, union-attr]
     except (AttributeError, KeyError) as exc:
-        raise ExplainError("Grad-CAM needs a prototype network with a morphology branch") from exc
+        raise ExplainError(f"Grad-CAM needs a prototype network with a {branch} branch") from exc
+
+
+def _label_branch(model: nn.Module, label_index: int) -> str:
+    codes, branch_of = getattr(model, "codes", None), getattr(model, "branch_of", None)
+    if codes is None or branch_of is None:
+        return "morphology"
+    return branch_of.get(codes[label_index], "morphology")
 
 
 def attribute(model: nn.Module, signal: np.ndarray, label_index: int, label: str, method: str, fs: float,
@@ -88,11 +96,16 @@ def attribute(model: nn.Module, signal: np.ndarray, label_index: int, label: str
                                             perturbations_per_eval=cfg.occlusion_batch)[0]
             baseline = f"patch of 1 lead x {w / fs * 1000:.0f} ms set to 0 mV"
         else:
-            layer = _morph_feature_layer(model)
-            cam = LayerGradCam(f, layer).attribute(x, relu_attributions=False)     # (1, 1, 12, T') or (1,12,T')
-            cam = cam.reshape(1, 1, 12, -1) if cam.dim() == 3 else cam
+            # The lead-resolved morphology map, or the label's own branch map when the label belongs to
+            # another branch (a diffuse label's logit has no path through the morphology features once
+            # fusion weights are sparse; rhythm maps have no lead axis and are broadcast to every lead).
+            branch = _label_branch(model, label_index)
+            branch = branch if branch in ("morphology", "diffuse", "rhythm") else "morphology"
+            cam = LayerGradCam(f, _feature_layer(model, branch)).attribute(x, relu_attributions=False)
+            if cam.dim() == 3:                                   # rhythm: (1, 1, T')
+                cam = cam.unsqueeze(2).expand(-1, -1, 12, -1)
             out = LayerAttribution.interpolate(cam, (12, x.shape[-1]), interpolate_mode="bilinear")[0, 0]
-            baseline = "none (gradient-weighted morphology feature map)"
+            baseline = f"none (gradient-weighted {branch} feature map)"
     finally:
         model.train(was_training)
     return AttributionResult(label=label, method=method, attributions=out.detach().cpu().numpy().astype(np.float32),

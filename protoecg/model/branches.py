@@ -3,7 +3,7 @@
 the whole record: the latent is average-pooled to ``pool_steps`` and the window covers all of it).
 
 Each branch owns ``P = n_classes * protos_per_class`` prototypes (prototype ``j`` belongs to branch-local
-class ``j // protos_per_class``) and a bias-free last layer initialised +1 (own class) / -0.5 (others).
+class ``j // protos_per_class``) and a bias-free last layer initialised +1 (own class) / ``off_class`` (others; reference -0.5).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from .backbones import ReceptiveField, TimeResNet
 from .similarity import cosine_global, pool, window_cosine, window_cosine_per_lead
 
 
-def _init_last_layer(layer: nn.Linear, proto_class: torch.Tensor, n_classes: int) -> None:
+def _init_last_layer(layer: nn.Linear, proto_class: torch.Tensor, n_classes: int, off_class: float) -> None:
     own = torch.nn.functional.one_hot(proto_class, n_classes).T.float()   # (C, P)
     with torch.no_grad():
-        layer.weight.copy_(own * 1.0 + (1 - own) * -0.5)
+        layer.weight.copy_(own * 1.0 + (1 - own) * off_class)
 
 
 class PrototypeBranch(nn.Module):
@@ -26,13 +26,13 @@ class PrototypeBranch(nn.Module):
 
     kind: str = ""
 
-    def __init__(self, n_classes: int, protos_per_class: int) -> None:
+    def __init__(self, n_classes: int, protos_per_class: int, off_class: float = -0.5) -> None:
         super().__init__()
         self.n_classes = n_classes
         self.protos_per_class = protos_per_class
         self.register_buffer("proto_class", torch.arange(n_classes).repeat_interleave(protos_per_class))
         self.last_layer = nn.Linear(n_classes * protos_per_class, n_classes, bias=False)
-        _init_last_layer(self.last_layer, self.proto_class, n_classes)
+        _init_last_layer(self.last_layer, self.proto_class, n_classes, off_class)
 
     @property
     def n_prototypes(self) -> int:
@@ -49,8 +49,8 @@ class RhythmBranch(PrototypeBranch):
     kind = "global"
 
     def __init__(self, backbone: BackboneConfig, n_leads: int, latent_dim: int, n_classes: int,
-                 protos_per_class: int) -> None:
-        super().__init__(n_classes, protos_per_class)
+                 protos_per_class: int, off_class: float = -0.5) -> None:
+        super().__init__(n_classes, protos_per_class, off_class)
         self.backbone = TimeResNet(backbone, n_leads, dim=1)
         c = self.backbone.out_channels
         self.add_on = nn.Sequential(nn.Linear(c, latent_dim), nn.ReLU(inplace=True),
@@ -77,8 +77,9 @@ class WindowedBranch(PrototypeBranch):
     kind = "windowed"
 
     def __init__(self, backbone: BackboneConfig, n_leads: int, latent_channels: int, n_classes: int,
-                 protos_per_class: int, window: int, pool_steps: int | None = None) -> None:
-        super().__init__(n_classes, protos_per_class)
+                 protos_per_class: int, window: int, pool_steps: int | None = None,
+                 off_class: float = -0.5) -> None:
+        super().__init__(n_classes, protos_per_class, off_class)
         self.backbone = TimeResNet(backbone, 1, dim=2)
         c = self.backbone.out_channels
         self.add_on = nn.Sequential(nn.Conv2d(c, latent_channels, 1), nn.ReLU(inplace=True),

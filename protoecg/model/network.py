@@ -31,12 +31,14 @@ class ProtoECGNet(nn.Module):
                 raise ValueError(f"no code is assigned to the {b} branch")
             self.register_buffer(f"class_index_{b}", torch.tensor(idx[b], dtype=torch.long))
         self.branches = nn.ModuleDict({
-            "rhythm": RhythmBranch(cfg.rhythm_backbone, cfg.n_leads, cfg.latent_dim, len(idx["rhythm"]), k_r),
+            "rhythm": RhythmBranch(cfg.rhythm_backbone, cfg.n_leads, cfg.latent_dim, len(idx["rhythm"]), k_r,
+                                   off_class=cfg.off_class_weight),
             "morphology": WindowedBranch(cfg.morph_backbone, cfg.n_leads, cfg.latent_channels,
-                                         len(idx["morphology"]), k_m, window=cfg.morph_window),
+                                         len(idx["morphology"]), k_m, window=cfg.morph_window,
+                                         off_class=cfg.off_class_weight),
             "diffuse": WindowedBranch(cfg.diffuse_backbone, cfg.n_leads, cfg.latent_channels,
                                       len(idx["diffuse"]), k_d, window=cfg.diffuse_steps,
-                                      pool_steps=cfg.diffuse_steps),
+                                      pool_steps=cfg.diffuse_steps, off_class=cfg.off_class_weight),
         })
         n_windows = self.branches["morphology"].n_windows(cfg.n_samples)
         if n_windows < 1:

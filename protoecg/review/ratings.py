@@ -22,12 +22,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+
+if TYPE_CHECKING:  # pandas is imported only when reading (writers stay light)
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +274,8 @@ class RatingsStore:
         return self._insert(CASE_FEEDBACK, asdict(feedback))
 
     def _read(self, table: sa.Table, where: dict[str, str] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         q = sa.select(table).order_by(table.c.id)
         for col, val in (where or {}).items():
             q = q.where(table.c[col] == val)
@@ -292,6 +296,8 @@ class RatingsStore:
 
     def to_frame(self, table: Table = "all") -> pd.DataFrame:
         """One table, or both stacked with a ``kind`` column ("prototype_rating"/"case_feedback")."""
+        import pandas as pd
+
         if table == "prototypes":
             return self.prototype_ratings()
         if table == "cases":
@@ -308,6 +314,8 @@ class RatingsStore:
         return df[["kind"] + [col for col in df.columns if col != "kind"]]
 
     def _export_frame(self, table: Table) -> pd.DataFrame:
+        import pandas as pd
+
         df = self.to_frame(table)
         if "created_at" in df and not df.empty:
             df["created_at"] = pd.to_datetime(df["created_at"], utc=True).map(lambda t: t.isoformat())

@@ -96,3 +96,26 @@ def test_planted_associations_recovered(tmp_path):
     s["lbbb"] = lab.str.contains("CLBBB").astype(float)
     hr = CoxPHFitter().fit(s.drop(columns="subject_id"), "time_days", "event").hazard_ratios_["lbbb"]
     assert 1.5 < hr < 4.5
+
+
+def test_unknown_sex_and_missing_patient_units_dropped_and_reported(tmp_path, mimic):
+    import shutil
+    shutil.copytree(mimic, tmp_path / "m")
+    ecg = tmp_path / "m" / "ecg" / "record_list.csv"
+    adm = tmp_path / "m" / "hosp" / "admissions.csv.gz"
+    text = ecg.read_text() + "10000006,40000020,40000020,2150-08-01 10:00:00,files/p1000/p10000006/s40000020/40000020\n" \
+        + "10000077,40000021,40000021,2150-08-01 10:00:00,files/p1000/p10000077/s40000021/40000021\n"
+    ecg.write_text(text)
+    import gzip
+    with gzip.open(adm, "rt") as f:
+        rows = f.read()
+    rows += ("10000006,20000020,2150-08-01 08:00:00,2150-08-03 08:00:00,,EW EMER.,P6,EMERGENCY ROOM,HOME,Other,"
+             "ENGLISH,,OTHER,,,0\n10000077,20000021,2150-08-01 08:00:00,2150-08-03 08:00:00,,EW EMER.,P6,"
+             "EMERGENCY ROOM,HOME,Other,ENGLISH,,OTHER,,,0\n")
+    with gzip.open(adm, "wt") as f:
+        f.write(rows)
+    c = build_cohort(tmp_path / "m", min_cases=1, min_controls=1)
+    assert 40000020 not in c.units.index and 40000021 not in c.units.index
+    assert c.linkage_stats["n_units"] == 7
+    reasons = " ".join(b["reason"] for b in c.bad_rows)
+    assert "unknown sex" in reasons and "no patients row" in reasons

@@ -50,5 +50,5 @@ def app_env(tiny_bundle_dir, demo_data_dir, tmp_path, monkeypatch) -> dict[str, 
 
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
-PAGES = APP_DIR / "pages"
+PAGES = APP_DIR / "views"
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")

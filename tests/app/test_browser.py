@@ -50,10 +50,13 @@ def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 90) -> Non
 
 @pytest.fixture()
 def server(tiny_bundle_dir, demo_data_dir, tmp_path):
+    """The real server on a free localhost port. PROTOECG_E2E_MODEL=RUN serves another model (e.g. the
+    `make demo` model, for a README screenshot with meaningful predictions); default: the tiny model."""
+    model = os.environ.get("PROTOECG_E2E_MODEL") or str(tiny_bundle_dir)
     port = _free_port()
     db = tmp_path / "ratings.sqlite"
     log = open(tmp_path / "server.log", "w")
-    cmd = [sys.executable, "-c", "import sys; from protoecg.cli import main; sys.exit(main())", "app", "--model", str(tiny_bundle_dir), "--port",
+    cmd = [sys.executable, "-c", "import sys; from protoecg.cli import main; sys.exit(main())", "app", "--model", model, "--port",
            str(port), "--db", str(db), "--data", str(demo_data_dir), "--max-upload-mb", "1"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -87,13 +90,14 @@ def test_case_review_in_chromium(server, tmp_path):
             page.get_by_text("Real PTB-XL examples").click()
             page.get_by_text("Predicted labels by branch").wait_for()
             page.get_by_text("Case feedback for 00001_lr").wait_for()
-            page.get_by_text("generated ECGs — a demonstration, not a diagnostic").first.wait_for()
+            if os.environ.get("PROTOECG_E2E_MODEL") is None:  # the tiny model is a demo model
+                page.get_by_text("generated ECGs — a demonstration, not a diagnostic").first.wait_for()
             page.locator(".js-plotly-plot").first.wait_for()
             time.sleep(1.5)  # let the Plotly figures finish drawing
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
 
-            page.get_by_label("Reviewer name").fill("Dr Browser")
+            page.get_by_role("textbox", name="Reviewer name").fill("Dr Browser")
             page.get_by_text("partly", exact=True).click()
             page.get_by_role("button", name="Submit case feedback").click()
             page.get_by_text("Rating saved.").wait_for()

@@ -131,6 +131,39 @@ def test_inferior_mi_has_q_waves_in_inferior_leads():
     assert (np.median(imi, axis=0) > 2 * np.median(norm, axis=0)).all()
 
 
+def _st_and_t(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead, median over beats: ST level at R+110 ms and T extreme in R+200..R+420 ms, both relative
+    to the PR segment (R-80..R-60 ms); beats found by NeuroKit2 on lead II."""
+    clean = np.stack([nk.ecg_clean(lead, sampling_rate=FS) for lead in x])
+    _, rp = _rpeaks(x[II])
+    rp = rp[(rp > 0.3 * FS) & (rp < x.shape[1] - 0.5 * FS)]
+    w = lambda a, b: (rp[:, None] + np.arange(int(a * FS), int(b * FS))[None])  # noqa: E731
+    base = np.median(clean[:, w(-0.08, -0.06)], axis=2)
+    st = clean[:, rp + int(0.11 * FS)] - base
+    seg = clean[:, w(0.2, 0.42)] - base[..., None]
+    t = np.take_along_axis(seg, np.abs(seg).argmax(axis=2)[..., None], axis=2)[..., 0]
+    return np.median(st, axis=1), np.median(t, axis=1)
+
+
+@pytest.mark.parametrize("code,territory,leads,sign", [
+    ("STE_", "inferior", [II, III, AVF], 1), ("STE_", "anterior", [7, 8, 9], 1),
+    ("STD_", "lateral", [I, II, V5, V6], -1), ("INVT", "lateral", [I, AVL, V5, V6], -1)])
+def test_st_and_t_changes_in_their_territory(code, territory, leads, sign):
+    vals, norm_vals = [], []
+    for i in range(4):
+        x, _ = synthesize_ecg_with_info({code}, np.random.default_rng([7, i]), territories={code: territory})
+        n, _ = synthesize_ecg_with_info({"NORM"}, np.random.default_rng([7, i]))
+        k = 1 if code == "INVT" else 0
+        vals.append(_st_and_t(x)[k][leads])
+        norm_vals.append(_st_and_t(n)[k][leads])
+    lead_med = np.median(vals, axis=0)
+    if code == "INVT":
+        assert (np.sort(lead_med)[:2] < -0.1).all() and (np.median(norm_vals, axis=0) > 0).sum() >= 3
+    else:
+        assert (np.sort(sign * lead_med)[-2:] > 0.1).all(), lead_med     # >= 0.1 mV in >= 2 leads
+        assert np.abs(np.median(norm_vals, axis=0)).max() < 0.08, norm_vals
+
+
 def test_lead_algebra_and_shape():
     x, info = synthesize_ecg_with_info({"NORM", "SR"}, np.random.default_rng(3))
     assert x.shape == (12, 5000) and x.dtype == np.float32

@@ -18,8 +18,11 @@ TINY_CLASSES = (("NORM",), ("AFIB",), ("CLBBB",), ("IMI",), ("LVH",), ("STACH",)
 N_PER_CLASS = 24
 
 
+@lru_cache(maxsize=4)
 def synthetic_ptbxl(n_per_class: int = N_PER_CLASS, seed: int = 0):
-    """A PTBXLData of generated ECGs at 100 Hz (high-passed), folds 1-8 / 9 / 10 assigned round-robin."""
+    """A PTBXLData of generated ECGs at 100 Hz (high-passed), folds 1-8 / 9 / 10 assigned round-robin.
+
+    Cached: callers must not modify the arrays."""
     from data_access.preprocess import highpass
     from data_access.ptbxl import PTBXLData, codes, label_matrix
     from data_access.synth.ecg import synthesize_ecg
@@ -48,3 +51,11 @@ def tiny_bundle_path() -> Path:
     train(synthetic_ptbxl(), preset("tiny", threads=2, joint_epochs=8, last_layer_epochs=2, fusion_epochs=4, patience=20),
           out, is_demo=True, progress=False, n_boot=20)
     return out
+
+
+def training_bank(bundle):
+    """The donor bank of the tiny bundle: its generated training-fold ECGs with their labels."""
+    from protoecg.explain.donors import bank_from_arrays
+
+    tr = synthetic_ptbxl().split(tuple(bundle.config.train_folds))
+    return bank_from_arrays(bundle, tr.signals, tr.ecg_ids, tr.labels, source="generated training folds")

@@ -1,18 +1,29 @@
-"""Several processes writing ratings to one SQLite file at once: every row present, none duplicated."""
+"""Several processes writing ratings to one SQLite file at once: every row present, none duplicated.
+
+The writers are separate Python interpreters (like several app servers on one database file); they
+wait for a start signal so their writes really collide.
+"""
 from __future__ import annotations
 
-import multiprocessing as mp
+import subprocess
+import sys
+import textwrap
+import time
 
-from protoecg.review.ratings import CaseFeedback, PrototypeRating, RatingsStore
+from protoecg.review.ratings import RatingsStore
 
 N_PROCS = 4
 N_EACH = 40
 
-
-def _writer(db: str, worker: int, barrier) -> None:  # noqa: ANN001 - mp.Barrier
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from protoecg.review.ratings import CaseFeedback, PrototypeRating, RatingsStore
+    db, worker, go, n_each = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
     store = RatingsStore(db)
-    barrier.wait()  # start together so the writes really collide
-    for i in range(N_EACH):
+    while not go.exists():
+        time.sleep(0.005)
+    for i in range(n_each):
         sid = f"w{worker}-r{i}"
         r = PrototypeRating(reviewer=f"reviewer {worker}", model_id="m", prototype_id=f"p{i}",
                             branch="rhythm", class_code="AFIB", accurate=True,
@@ -22,21 +33,21 @@ def _writer(db: str, worker: int, barrier) -> None:  # noqa: ANN001 - mp.Barrier
             store.add_prototype_rating(r)
         if i % 5 == 0:
             store.add_case_feedback(CaseFeedback(
-                reviewer=f"reviewer {worker}", model_id="m", record_id=f"rec{i}",
-                record_source="demo", agrees="yes", explanation_useful=4, submission_id=f"c{sid}"))
-    store.dispose()
+                reviewer=f"reviewer {worker}", model_id="m", record_id=f"rec{i}", record_source="demo",
+                agrees="yes", explanation_useful=4, submission_id=f"c{sid}"))
+""")
 
 
 def test_concurrent_writers_lose_nothing_and_duplicate_nothing(tmp_path):
     db = str(tmp_path / "shared.sqlite")
-    ctx = mp.get_context("spawn")  # fresh interpreters, like separate app processes
-    barrier = ctx.Barrier(N_PROCS)
-    procs = [ctx.Process(target=_writer, args=(db, w, barrier)) for w in range(N_PROCS)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0] * N_PROCS
+    # no tables yet: the writers also race to create them
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db, str(w), str(go), str(N_EACH)],
+                              stderr=subprocess.PIPE, text=True) for w in range(N_PROCS)]
+    time.sleep(0.5)
+    go.touch()
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * N_PROCS, errs
 
     store = RatingsStore(db)
     df = store.prototype_ratings()

@@ -56,7 +56,8 @@ if not splits:
     st.info("This model run holds no evaluation metrics.")
 for name, m in splits:
     folds = m.get("folds")
-    st.markdown(f"**{name.capitalize()}**" + (f" (folds {', '.join(map(str, folds))})" if folds else "")
+    st.markdown(f"**{name.capitalize()}**" + (f" (fold{'s' if len(folds) > 1 else ''} "
+                                              f"{', '.join(map(str, folds))})" if folds else "")
                 + f" — {m.get('n_test', '?')} ECGs, {m.get('n_classes_evaluated', '?')} labels evaluated "
                 "(labels without positives are excluded). CIs: bootstrap over ECGs.")
     c = st.columns(3)

@@ -137,8 +137,13 @@ with t_ev:
     else:
         st.plotly_chart(figures.case_figure(expl.signal, fs, layout, f"{record.record_id}: matched windows "
                                             f"for {label}", banner, evidence), key="ev_case")
+        n_global = sum(figures.is_global(e, expl.signal.shape[1] / fs) for e in evidence)
+        if n_global:
+            st.caption(f"{n_global} of these prototypes compare the whole 10 s record (rhythm/diffuse "
+                       "prototypes), so no window is highlighted for them; the blue boxes mark the "
+                       "windows and strongest leads of the local (morphology) matches.")
         for e in evidence:
-            projected = str(e.source_ecg_id) not in ("", "-1", "None")
+            projected = str(e.source_ecg_id).isdigit()  # "not projected" otherwise
             source = (f"source ECG {e.source_ecg_id} [{', '.join(e.source_labels) or 'labels unknown'}]"
                       if projected else "not projected onto a training ECG")
             st.markdown(f"**Prototype {e.prototype_id}** ({e.branch}, class {e.class_code}) — similarity "

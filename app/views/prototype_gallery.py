@@ -27,7 +27,8 @@ protos["ratings"] = protos["prototype_id"].astype(str).map(counts).fillna(0).ast
 
 with st.sidebar:
     branches = [b for b in ("rhythm", "morphology", "diffuse") if b in set(protos["branch"])]
-    branch = st.selectbox("Branch", branches, key="g_branch")
+    branch = st.selectbox("Branch", branches, key="g_branch",
+                          index=branches.index("morphology") if "morphology" in branches else 0)
     in_branch = protos[protos["branch"] == branch]
     projected = in_branch["source_ecg_id"].astype(int) >= 0
     # classes whose prototypes were projected onto a training ECG first (they have a source to show)
@@ -65,7 +66,7 @@ else:
         layout = st.radio("Sheet layout", ("standard", "stacked"), horizontal=True, key="g_layout")
         fig = paper_ecg_figure(np.asarray(sig), float(bundle.fs), layout=layout,
                                title=f"prototype {pid} — source ECG {row['source_ecg_id']}", banner=banner)
-        if end_s > start_s:
+        if 0 < end_s - start_s < 0.95 * np.asarray(sig).shape[1] / float(bundle.fs):  # not a whole-record prototype
             add_matched_windows(fig, [(ld, float(start_s), float(end_s), "prototype")
                                       for ld in (leads or [None])])
         st.plotly_chart(fig, key=f"g_fig_{pid}")
