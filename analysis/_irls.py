@@ -20,10 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-
-def _expit(eta: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * eta))
+from scipy.special import expit
 
 
 def _loglik(y: np.ndarray, eta: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -64,7 +61,7 @@ def fit_null_block(C: np.ndarray, Y: np.ndarray, M: np.ndarray, tol: float = 1e-
     converged = np.zeros(K, dtype=bool)
     for _ in range(max_iter):
         eta = C @ beta.T
-        mu = _expit(eta)
+        mu = expit(eta)
         W = M * mu * (1.0 - mu)
         g = C.T @ (M * (Y - mu))                      # (q, K)
         H = (CC.T @ W).T.reshape(K, q, q)
@@ -75,7 +72,7 @@ def fit_null_block(C: np.ndarray, Y: np.ndarray, M: np.ndarray, tol: float = 1e-
         if converged.all():
             break
     eta = C @ beta.T
-    mu = _expit(eta)
+    mu = expit(eta)
     W = M * mu * (1.0 - mu)
     H = (CC.T @ W).T.reshape(K, q, q)
     return NullFit(beta=beta, mu=mu, loglik=_loglik(Y, eta, M),
@@ -131,14 +128,16 @@ class RefitResult:
 
 def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
                 mask: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 50,
-                max_halvings: int = 20) -> RefitResult:
+                max_step: float = 5.0) -> RefitResult:
     """Exact Newton fits of y_b ~ C + f_b for every column b, vectorised across columns.
 
     ``C`` (n, q): covariates, intercept first. ``y``: (n,) shared 0/1 outcome, or (n, B) one outcome per
     column (then columns may belong to different phecodes). ``mask`` (n, B), optional: 1 where a unit is
     analysed for that column, 0 elsewhere (those units get weight 0). ``beta0``: (q,) or (B, q) null
-    coefficients used as the start (feature coefficient 0). Each column's step is halved while it would
-    lower that column's likelihood; a column stops once its largest step is below ``tol``.
+    coefficients used as the start (feature coefficient 0). Plain Newton steps (as statsmodels' default
+    solver), each capped at ``max_step`` per coefficient so that separated data cannot overflow; a column
+    stops once its largest step is below ``tol``. Columns still moving after ``max_iter`` steps, or with a
+    diverging coefficient, are reported as not converged / separated.
     """
     n, q = C.shape
     B = Fz.shape[1]
@@ -148,13 +147,12 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
     Mk = np.ones((n, B)) if mask is None else mask
     beta = np.zeros((B, d))
     beta[:, :q] = beta0
-    eta = (C @ beta[:, :q].T) + Fz * beta[:, q]
-    ll = _loglik(Y, eta, Mk)
     converged = np.zeros(B, dtype=bool)
     n_iter = np.zeros(B, dtype=int)
 
     def hessian(Fa, mu, Ma):
-        w = Ma * mu * (1.0 - mu)
+        w = mu * (1.0 - mu)
+        w *= Ma
         wf = w * Fa
         Ha = np.empty((Fa.shape[1], d, d))
         Ha[:, :q, :q] = (CC.T @ w).T.reshape(-1, q, q)
@@ -164,13 +162,22 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
         Ha[:, q, q] = np.einsum("nb,nb->b", wf, Fa)
         return Ha
 
+    def linpred(bb, Fa):
+        e = C @ bb[:, :q].T
+        e += Fa * bb[:, q]
+        return e
+
     for _ in range(max_iter):
         idx = np.flatnonzero(~converged)
         if len(idx) == 0:
             break
-        Fa, ea, Ya, Ma = Fz[:, idx], eta[:, idx], Y[:, idx], Mk[:, idx]
-        mu = _expit(ea)
-        r = Ma * (Ya - mu)
+        if len(idx) == B:  # views, no copies, while every column is still moving
+            Fa, Ya, Ma = Fz, Y, Mk
+        else:
+            Fa, Ya, Ma = Fz[:, idx], Y[:, idx], Mk[:, idx]
+        mu = expit(linpred(beta[idx], Fa))
+        r = Ya - mu
+        r *= Ma
         Ha = hessian(Fa, mu, Ma)
         g = np.empty((len(idx), d))
         g[:, :q] = (C.T @ r).T
@@ -180,26 +187,15 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
         except np.linalg.LinAlgError:
             step = np.einsum("bij,bj->bi", np.linalg.pinv(Ha, hermitian=True), g)
         step = np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
-        new_beta = beta[idx] + step
-        new_eta = C @ new_beta[:, :q].T + Fa * new_beta[:, q]
-        new_ll = _loglik(Ya, new_eta, Ma)
-        worse = new_ll < ll[idx] - 1e-12 * (1.0 + np.abs(ll[idx]))
-        for _h in range(max_halvings):
-            if not worse.any():
-                break
-            step[worse] *= 0.5
-            wb = np.flatnonzero(worse)
-            new_beta[wb] = beta[idx[wb]] + step[wb]
-            new_eta[:, wb] = C @ new_beta[wb, :q].T + Fa[:, wb] * new_beta[wb, q]
-            new_ll[wb] = _loglik(Ya[:, wb], new_eta[:, wb], Ma[:, wb])
-            worse = new_ll < ll[idx] - 1e-12 * (1.0 + np.abs(ll[idx]))
-        beta[idx] = new_beta
-        eta[:, idx] = new_eta
-        ll[idx] = new_ll
+        big = np.max(np.abs(step), axis=1, keepdims=True)
+        step *= np.minimum(1.0, max_step / np.maximum(big, 1e-300))
+        beta[idx] += step
         n_iter[idx] += 1
         converged[idx] = np.max(np.abs(step), axis=1) < tol
-    # Information matrix at the final estimates (all columns) for the standard errors.
-    mu = _expit(eta)
+    # Log-likelihood and information matrix at the final estimates (all columns).
+    eta = linpred(beta, Fz)
+    ll = _loglik(Y, eta, Mk)
+    mu = expit(eta)
     H = hessian(Fz, mu, Mk)
     with np.errstate(invalid="ignore"):
         try:

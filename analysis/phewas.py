@@ -66,7 +66,7 @@ class PheWASConfig:
     refit: str = "hits"
     covariates: tuple[str, ...] = ("age", "sex")
     alpha: float = 0.05
-    tol: float = 1e-10
+    tol: float = 1e-8
     max_iter: int = 50
     block_size: int = 32
     refit_chunk: int = 256
@@ -84,7 +84,7 @@ class PheWAS:
 
     def __init__(self, min_cases: int = 20, min_controls: int = 20, screen_p: float = 1e-3,
                  refit: str = "hits", covariates: Sequence[str] = ("age", "sex"), alpha: float = 0.05,
-                 tol: float = 1e-10, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 256,
+                 tol: float = 1e-8, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 256,
                  progress: bool = False) -> None:
         if refit not in ("hits", "all"):
             raise ValueError("refit must be 'hits' or 'all'")
@@ -107,20 +107,25 @@ class PheWAS:
             raise PheWASInputError("features, phenotypes and covariates share no unit ids "
                                    "(index them all by study_id)")
         cov = covariates.loc[units, list(cfg.covariates)].astype(float)
-        f = feats.loc[units].astype(float)
-        bad = cov.isna().any(axis=1) | f.isna().any(axis=1)
-        self.dropped_units_ = list(units[bad.to_numpy()])
+        F = feats.to_numpy(dtype=float, copy=True) if feats.index.equals(units) else \
+            feats.loc[units].to_numpy(dtype=float)
+        bad = cov.isna().any(axis=1).to_numpy() | np.isnan(F).any(axis=1)
+        self.dropped_units_ = list(units[bad])
         if bad.any():
             log.warning("dropping %d units with missing covariates or features", int(bad.sum()))
-        units = units[~bad.to_numpy()]
-        F = f.loc[units].to_numpy()
-        sd = F.std(axis=0)
-        const = sd <= 1e-12 * np.maximum(1.0, np.abs(F.mean(axis=0)))
-        self.constant_features_ = list(f.columns[const])
+            units = units[~bad]
+            F = F[~bad]
+        mean = F.mean(axis=0)
+        F -= mean
+        sd = np.sqrt(np.einsum("ij,ij->j", F, F) / len(F))
+        const = sd <= 1e-12 * np.maximum(1.0, np.abs(mean))
+        self.constant_features_ = list(feats.columns[const])
         if const.any():
             log.warning("skipping %d constant feature(s): %s", int(const.sum()), self.constant_features_[:5])
-        return units, F[:, ~const], list(f.columns[~const]), cov.loc[units].to_numpy(), \
-            phenotypes.loc[units]
+            F = F[:, ~const]
+        # Global standardisation only for numerical conditioning; results are per within-phecode SD.
+        F /= sd[~const]
+        return units, F, list(feats.columns[~const]), cov.loc[units].to_numpy(), phenotypes.loc[units]
 
     def _select_phecodes(self, P: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
         cfg = self.config
@@ -137,15 +142,12 @@ class PheWAS:
             phecode_info: pd.DataFrame | None = None) -> "PheWAS":
         """Scan all numeric feature columns against all phecode columns (1 case, 0 control, NaN excluded)."""
         cfg = self.config
-        units, F_raw, names, cov, P = self._align(features, phenotypes, covariates)
+        units, F, names, cov, P = self._align(features, phenotypes, covariates)
         P.columns = [str(c) for c in P.columns]
         phecodes, self.skipped_phecodes_ = self._select_phecodes(P)
         if not phecodes:
             raise PheWASInputError(f"no phecode has >= {cfg.min_cases} cases and >= {cfg.min_controls} "
                                    f"controls among {len(units)} units")
-        # Global standardisation only for numerical conditioning; results are per within-phecode SD.
-        F = (F_raw - F_raw.mean(0)) / F_raw.std(0)
-        del F_raw
         # The score products run in float32 (their error, ~1e-6 relative, only touches screening and
         # the score p of pairs that are not refitted); refits use the float64 matrix.
         F32 = F.astype(np.float32)
@@ -233,11 +235,12 @@ class PheWAS:
             kc, jc = ks[c0:c0 + cfg.refit_chunk], js[c0:c0 + cfg.refit_chunk]
             Yraw = P_arr[:, kc]
             Mk = np.isfinite(Yraw).astype(float)
-            Fr = F[:, jc]
+            # exact (two-pass) z-scoring within each column's analysed units; zero elsewhere
+            Fz = F[:, jc]
             nk = Mk.sum(0)
-            mean = (Fr * Mk).sum(0) / nk
-            sd = np.sqrt((((Fr - mean) ** 2) * Mk).sum(0) / (nk - 1.0))
-            Fz = (Fr - mean) / sd * Mk  # exact z-scoring within each column's analysed units
+            Fz -= np.einsum("nb,nb->b", Fz, Mk) / nk
+            Fz *= Mk
+            Fz /= np.sqrt(np.einsum("nb,nb->b", Fz, Fz) / (nk - 1.0))
             r = _irls.refit_block(C, np.nan_to_num(Yraw), Fz, null_beta[kc], mask=Mk, tol=cfg.tol,
                                   max_iter=cfg.max_iter)
             for kg in np.unique(kc):
@@ -282,9 +285,10 @@ class PheWAS:
         n_tests = int(res["log10_p"].notna().sum())
         res["bonferroni"] = res["log10_p"] < np.log10(cfg.alpha / max(n_tests, 1))
         z = stats.norm.ppf(0.975)
-        res["odds_ratio"] = np.exp(res["beta"])
-        res["or_ci_low"] = np.exp(res["beta"] - z * res["se"])
-        res["or_ci_high"] = np.exp(res["beta"] + z * res["se"])
+        with np.errstate(over="ignore"):  # separated fits can have huge betas: OR = inf, flagged
+            res["odds_ratio"] = np.exp(res["beta"])
+            res["or_ci_low"] = np.exp(res["beta"] - z * res["se"])
+            res["or_ci_high"] = np.exp(res["beta"] + z * res["se"])
         info = _phecode_info_frame(phecode_info)
         res["description"] = res["phecode"].map(info["description"]) if info is not None else ""
         res["category"] = res["phecode"].map(info["category"]) if info is not None else ""

@@ -66,6 +66,13 @@ with tab_p:
     protos = [f for f in feats if str(f).startswith("sim_")] or feats
     feat = st.selectbox("Feature (prototype similarity)", protos, key="ph_feature")
     sub = t[t["feature"] == feat].sort_values("p")
+    if ctx.bundle is not None and str(feat).startswith("sim_"):
+        ptable = ctx.bundle.prototypes
+        row = ptable[ptable["prototype_id"].astype(str) == str(feat)[4:]]
+        if len(row):
+            r = row.iloc[0]
+            st.caption(f"Prototype {r['prototype_id']}: class {r['class']} ({r['branch']} branch), source "
+                       f"ECG {r['source_ecg_id']}; see it in the prototype gallery.")
     cols = [col for col in ("phecode", "description", "category", "n_cases", "n_controls", "odds_ratio",
                             "or_ci_low", "or_ci_high", "p", "q", "bonferroni", "converged", "note")
             if col in sub.columns]

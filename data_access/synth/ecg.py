@@ -24,10 +24,10 @@ IMI     morphology  Q waves >= 40 ms in II, III, aVF (early dipole pointing away
 ASMI    morphology  QS complexes / loss of R in V1-V3 (early dipole pointing posteriorly)
 LVH     morphology  Sokolow-Lyon SV1 + max(RV5, RV6) = 3.9-5.2 mV (>= 3.5), QRS slightly longer
 LVOLT   morphology  QRS peak-to-peak < 0.5 mV in every limb lead and < 1.0 mV in every chest lead
-STE_    morphology  ST elevation (injury current) in one territory: anterior V1-V4, inferior II/III/aVF or
-                    lateral I/aVL/V5/V6, with reciprocal depression
-STD_    morphology  horizontal ST depression 0.2-0.3 mV-dipole in I/II/V4-V6 (with ST elevation in aVR) or V1-V4
-INVT    morphology  T waves inverted in one territory (lateral, inferior or anterior)
+STE_    morphology  ST elevation >= 0.15 mV 60 ms after J in >= 2 leads of one territory (anterior V1-V4,
+                    inferior II/III/aVF or lateral I/aVL/V5/V6; injury-current dipole, reciprocal depression)
+STD_    morphology  horizontal ST depression <= -0.15 mV in >= 2 of I/II/V4-V6 (ST up in aVR) or of V1-V4
+INVT    morphology  T wave <= -0.1 mV in >= 2 leads of one territory (lateral, inferior or anterior)
 NORM    diffuse     none of the abnormal findings; normal axis, QRS < 110 ms, PR 120-200 ms, QTc 385-445 ms
 DIG     diffuse     sagging ('scooped') ST depression, short QTc 310-345 ms, low T
 EL      diffuse     tall narrow symmetric ('tented') T waves (>= 0.9 mV in a chest lead), flat P

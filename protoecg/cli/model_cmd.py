@@ -10,8 +10,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_MARKERS = ("README_SYNTHETIC.txt", "synth_params.json", "SYNTHETIC", "SYNTHETIC.txt", "GENERATED", "GENERATED.txt", "synthetic.json", "generator.json",
-            "demo_manifest.json", "synth_manifest.json")
+_MARKERS = ("README_SYNTHETIC.txt", "synth_params.json", "SYNTHETIC", "SYNTHETIC.txt", "GENERATED",
+            "GENERATED.txt")
 
 
 def looks_generated(root: Path) -> bool:

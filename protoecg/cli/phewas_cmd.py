@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refit", choices=["hits", "all"], default="hits")
     p.add_argument("--no-aggregates", action="store_true", help="skip prototype-class aggregates")
     p.add_argument("--no-concepts", action="store_true", help="skip machine-statement concepts")
+    p.add_argument("--predict", action="append", default=None, metavar="PHECODE",
+                   help="also write cross-validated AUROC (prototypes vs class probabilities) for this "
+                        "phecode (repeatable)")
     p.set_defaults(func=run_phewas)
 
     s = sub.add_parser("survival", help="Cox hazard ratio per SD and Kaplan-Meier by quartile",
@@ -156,6 +159,29 @@ def run_phewas(args: argparse.Namespace) -> int:
         pd.DataFrame(rec.pop("pairs")).to_csv(out / "recovery.csv", index=False)
         summary.update({k: rec[k] for k in ("sensitivity", "false_discovery_proportion", "n_planted",
                                             "n_planted_tested", "n_recovered", "n_false_hits")})
+    if pmap:
+        from analysis.intraclass import intraclass_test
+
+        sims = [c for c in table.columns if c in pmap]
+        ic = intraclass_test(res, pmap, table.loc[table.index.isin(cohort.units.index), sims].T,
+                             n_permutations=2000)
+        ic.classes.to_csv(out / "intraclass.csv", index=False)
+        summary.update({"intraclass_mean_distance_mixed": ic.mean_mixed,
+                        "intraclass_mean_distance_concordant": ic.mean_concordant,
+                        "intraclass_mannwhitney_p": ic.mannwhitney_p})
+    if args.predict:
+        from analysis.prediction import compare_feature_sets
+
+        sets = {"class_probabilities": [c for c in table.columns if c.startswith("prob_")],
+                "prototypes": [c for c in table.columns if c.startswith("sim_")]}
+        sets = {k: v for k, v in sets.items() if v}
+        codes = [c for c in args.predict if c in cohort.phenotypes.columns]
+        if sets and codes:
+            auc = compare_feature_sets(table.loc[table.index.isin(cohort.units.index)], cohort.phenotypes,
+                                       codes, sets, n_boot=500)
+            auc.to_csv(out / "prediction_auroc.csv", index=False)
+            summary["prediction_auroc"] = auc[["phecode", "feature_set", "auroc", "ci_low", "ci_high"]] \
+                .to_dict("records")
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     _write_json(out / "run.json", {
         "command": "phewas", "features": str(args.features), "mimic": str(args.mimic), "model": args.model,

@@ -97,12 +97,18 @@ class Explainer:
                      for j, code in enumerate(b.codes))
 
     def default_cf_label(self, preds: Sequence[LabelPrediction]) -> str:
-        """The most probable positive label (made negative) or, with none positive, the closest to its
-        threshold (made positive)."""
+        """The most probable positive label (made negative) or, with none positive, the label closest
+        to its threshold (made positive) among those with a donor on the positive side."""
         pos = [p for p in preds if p.positive]
         if pos:
             return max(pos, key=lambda p: p.probability).label
-        return max(preds, key=lambda p: p.probability - p.threshold).label
+        from .cf_model import prob_to_logit
+
+        bank = self.bank
+        has_donor = {c for j, c in enumerate(self.bundle.codes)
+                     if bank.eligible(j, prob_to_logit(self.bundle.thresholds[j]), "to_positive").any()}
+        pool = [p for p in preds if p.label in has_donor] or list(preds)
+        return max(pool, key=lambda p: p.logit - prob_to_logit(p.threshold)).label
 
     def explain(self, signal_or_record, labels: Sequence[str] | None = None, counterfactual: bool = True,
                 attributions: bool | Sequence[str] = False, cf_label: str | None = None,

@@ -16,8 +16,9 @@ from .types import CounterfactualResult
 
 
 def prob_to_logit(p: float) -> float:
-    p = float(np.clip(p, 1e-6, 1 - 1e-6))
-    return float(np.log(p / (1 - p)))
+    """The logit of a probability threshold (so ``logit >= prob_to_logit(t)`` ⇔ ``sigmoid(logit) >= t``)."""
+    p = float(np.clip(p, 1e-15, 1 - 1e-15))
+    return float(np.log(p) - np.log1p(-p))
 
 
 BUCKETS = (1, 8, 32)

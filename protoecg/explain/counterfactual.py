@@ -11,9 +11,9 @@ edges blended over a few samples so no step is introduced. Every step scores a w
    change of the full substitution), otherwise by scoring every single cell on its own (1 call);
 3. score cumulative prefixes of that ranking around where the summed gains cross the threshold (1 call;
    a coarse ladder of all prefix lengths if none flips); the shortest flipping prefix is the start;
-4. prune: drop the weakest cells first, as many as keep the flip (1 call); then score every single-cell
-   removal (1 call), drop the longest run of cells whose removal keeps the flip (1 call), and repeat
-   while cells can be dropped and the call budget lasts.
+4. prune: drop the weakest cells first, as many as keep the flip (1 call); then, for sets of at most
+   ``exact_prune_max`` cells, score every single-cell removal (1 call), drop the longest run of cells
+   whose removal keeps the flip (1 call), and repeat while cells can be dropped and the budget lasts.
 
 Validity is re-checked on the final signal, so a returned ``valid=True`` is what the model says.
 """
@@ -51,6 +51,7 @@ class CFConfig:
     max_lag_s: float = 0.6
     margin: float = 0.0       # require the score to pass the threshold by this much (logit units)
     path_steps: int = 6       # gradient evaluations along query→donor when a grad_fn is given
+    exact_prune_max: int = 24  # exact single-removal pruning only for sets up to this many cells
 
 
 @dataclass(frozen=True)
@@ -249,14 +250,15 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
     rank = {c: r for r, c in enumerate(order)}
     if len(chosen) > 1 and calls < cfg.max_model_calls:
         weakest = sorted(chosen, key=lambda c: -rank[c])
-        trials = [[c for c in chosen if c not in set(weakest[: j + 1])] for j in range(len(chosen) - 1)]
+        drops = [m for m in _prefix_sizes(len(chosen)) if m < len(chosen)]
+        trials = [[c for c in chosen if c not in set(weakest[:m])] for m in drops]
         tri = score(grid.apply(q, donor, trials))
         good = np.flatnonzero(_flipped(tri, threshold, direction, cfg.margin))
         if good.size:
             j = int(good.max())
             chosen, cur_score = trials[j], float(tri[j])
     # 4b. prune, exact: score every single removal, drop the longest run that keeps the flip (2 calls/round)
-    while len(chosen) > 1 and calls + 2 <= cfg.max_model_calls:
+    while 1 < len(chosen) <= cfg.exact_prune_max and calls + 2 <= cfg.max_model_calls:
         rem = score(grid.apply(q, donor, [[c for c in chosen if c != x] for x in chosen]))
         keep_ok = _flipped(rem, threshold, direction, cfg.margin)
         if not keep_ok.any():

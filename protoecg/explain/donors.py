@@ -40,6 +40,14 @@ class DonorBank:
             d = np.where(d < 1e-9, np.inf, d)
         return d.min(axis=1)
 
+    def eligible(self, label_index: int, threshold_logit: float, direction: str) -> np.ndarray:
+        """(N,) bool: bank ECGs on the target side (and, with labels, correctly classified)."""
+        pos = self.logits[:, label_index] >= threshold_logit
+        ok = pos if direction == "to_positive" else ~pos
+        if self.labels is not None:
+            ok &= self.labels[:, label_index] if direction == "to_positive" else ~self.labels[:, label_index]
+        return ok
+
     def candidates(self, label_index: int, threshold_logit: float, direction: str, query_latent: np.ndarray,
                    k: int) -> np.ndarray:
         """Indices of up to ``k`` donors on the target side of the threshold, nearest (latent) first.
@@ -47,11 +55,7 @@ class DonorBank:
         With reference labels, only correctly classified donors qualify (labelled and predicted positive
         for ``to_positive``; labelled and predicted negative for ``to_negative``).
         """
-        pos = self.logits[:, label_index] >= threshold_logit
-        ok = pos if direction == "to_positive" else ~pos
-        if self.labels is not None:
-            ok &= self.labels[:, label_index] if direction == "to_positive" else ~self.labels[:, label_index]
-        idx = np.flatnonzero(ok)
+        idx = np.flatnonzero(self.eligible(label_index, threshold_logit, direction))
         if idx.size == 0:
             return idx
         d = np.sqrt(((self.latents[idx] - np.asarray(query_latent, dtype=np.float64)[None]) ** 2).sum(-1))

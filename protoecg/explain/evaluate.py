@@ -30,6 +30,7 @@ PROTOTYPE_GUIDED_FRACTION = 0.78
 class CFEvalSummary:
     n_ecgs: int
     n_cases: int
+    skipped_no_donor: int                         # ECGs with no "to positive" case (no label has a donor)
     validity: float
     validity_to_negative: float | None
     validity_to_positive: float | None
@@ -54,14 +55,26 @@ class CFEvalSummary:
 
 
 def _cases(ex: Explainer, probs: np.ndarray) -> list[tuple[str, str]]:
+    """The most probable positive label (→ negative) and the most probable negative label (→ positive).
+
+    Labels the model never predicts positive for any correctly labelled bank ECG are skipped for the
+    "to positive" case (no real ECG of that class exists to borrow from); they are counted in
+    ``skipped_no_donor`` of the summary."""
     thr = ex.bundle.thresholds
     pos = probs >= thr
     out = []
     if pos.any():
         out.append((ex.bundle.codes[int(np.argmax(np.where(pos, probs, -1)))], "to_negative"))
-    if (~pos).any():
-        out.append((ex.bundle.codes[int(np.argmax(np.where(~pos, probs, -1)))], "to_positive"))
+    has_donor = _labels_with_positive_donors(ex)
+    cand = ~pos & has_donor
+    if cand.any():
+        out.append((ex.bundle.codes[int(np.argmax(np.where(cand, probs, -1)))], "to_positive"))
     return out
+
+
+def _labels_with_positive_donors(ex: Explainer) -> np.ndarray:
+    thr = np.array([prob_to_logit(t) for t in ex.bundle.thresholds])
+    return np.array([ex.bank.eligible(j, thr[j], "to_positive").any() for j in range(len(thr))])
 
 
 def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: int = 0,
@@ -74,9 +87,12 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
     rng = np.random.default_rng(seed)
     probs = 1 / (1 + np.exp(-latent_of(bundle.model, fusion, signals)[0]))
     rows = []
+    skipped = 0
     for i in tqdm(range(len(signals)), desc="counterfactuals", unit="ECG",
                   disable=not progress or not sys.stderr.isatty()):
-        for label, direction in _cases(ex, probs[i]):
+        cases = _cases(ex, probs[i])
+        skipped += not any(d == "to_positive" for _, d in cases)
+        for label, direction in cases:
             r = counterfactual_for_label(bundle, fusion, bank, signals[i], label, direction, ex.cf_config)
             row = {"ecg_id": str(ecg_ids[i]), "label": label, "direction": direction, "valid": r.valid,
                    "seconds": r.seconds, "fraction_changed": r.fraction_changed,
@@ -95,10 +111,10 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
                 row["random_valid"] = bool(lg[0, c] >= thr if direction == "to_positive" else lg[0, c] < thr)
             rows.append(row)
     df = pd.DataFrame(rows)
-    return df, summarise(df, len(signals), setup, bank.source)
+    return df, summarise(df, len(signals), setup, bank.source, skipped)
 
 
-def summarise(df: pd.DataFrame, n_ecgs: int, setup_s: float, bank_source: str) -> CFEvalSummary:
+def summarise(df: pd.DataFrame, n_ecgs: int, setup_s: float, bank_source: str, skipped: int = 0) -> CFEvalSummary:
     def med(col: str, frame: pd.DataFrame = df) -> float:
         v = pd.to_numeric(frame[col], errors="coerce").dropna()
         return float(v.median()) if len(v) else float("nan")
@@ -109,7 +125,7 @@ def summarise(df: pd.DataFrame, n_ecgs: int, setup_s: float, bank_source: str) -
     frac = med("fraction_changed", valid) if len(valid) else float("nan")
     rv = pd.to_numeric(df.get("random_valid", pd.Series(dtype=float)), errors="coerce").dropna()
     return CFEvalSummary(
-        n_ecgs=n_ecgs, n_cases=len(df), validity=validity,
+        n_ecgs=n_ecgs, n_cases=len(df), skipped_no_donor=skipped, validity=validity,
         validity_to_negative=by_dir.get("to_negative"), validity_to_positive=by_dir.get("to_positive"),
         median_seconds=med("seconds"), p95_seconds=float(df["seconds"].quantile(0.95)) if len(df) else float("nan"),
         median_fraction_changed=frac, median_leads_changed=med("leads_changed", valid) if len(valid) else float("nan"),

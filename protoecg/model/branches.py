@@ -3,7 +3,8 @@
 the whole record: the latent is average-pooled to ``pool_steps`` and the window covers all of it).
 
 Each branch owns ``P = n_classes * protos_per_class`` prototypes (prototype ``j`` belongs to branch-local
-class ``j // protos_per_class``) and a bias-free last layer initialised +1 (own class) / ``off_class`` (others; reference -0.5).
+class ``j // protos_per_class``) and a bias-free last layer initialised +1 (own class) / ``off_class``
+(others; reference -0.5).
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from torch import nn
 from ..training.config import BackboneConfig
 from .backbones import ReceptiveField, TimeResNet
 from .similarity import cosine_global, pool, window_cosine, window_cosine_per_lead
+
+
+def _activation(name: str) -> nn.Module:
+    return nn.Sigmoid() if name == "sigmoid" else nn.ReLU()
 
 
 def _init_last_layer(layer: nn.Linear, proto_class: torch.Tensor, n_classes: int, off_class: float) -> None:
@@ -49,12 +54,12 @@ class RhythmBranch(PrototypeBranch):
     kind = "global"
 
     def __init__(self, backbone: BackboneConfig, n_leads: int, latent_dim: int, n_classes: int,
-                 protos_per_class: int, off_class: float = -0.5) -> None:
+                 protos_per_class: int, off_class: float = -0.5, activation: str = "sigmoid") -> None:
         super().__init__(n_classes, protos_per_class, off_class)
         self.backbone = TimeResNet(backbone, n_leads, dim=1)
         c = self.backbone.out_channels
         self.add_on = nn.Sequential(nn.Linear(c, latent_dim), nn.ReLU(inplace=True),
-                                    nn.Linear(latent_dim, latent_dim), nn.Sigmoid())
+                                    nn.Linear(latent_dim, latent_dim), _activation(activation))
         self.prototypes = nn.Parameter(torch.rand(self.n_prototypes, latent_dim))
 
     def latent(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,12 +83,12 @@ class WindowedBranch(PrototypeBranch):
 
     def __init__(self, backbone: BackboneConfig, n_leads: int, latent_channels: int, n_classes: int,
                  protos_per_class: int, window: int, pool_steps: int | None = None,
-                 off_class: float = -0.5) -> None:
+                 off_class: float = -0.5, activation: str = "sigmoid") -> None:
         super().__init__(n_classes, protos_per_class, off_class)
         self.backbone = TimeResNet(backbone, 1, dim=2)
         c = self.backbone.out_channels
         self.add_on = nn.Sequential(nn.Conv2d(c, latent_channels, 1), nn.ReLU(inplace=True),
-                                    nn.Conv2d(latent_channels, latent_channels, 1), nn.Sigmoid())
+                                    nn.Conv2d(latent_channels, latent_channels, 1), _activation(activation))
         self.pool_steps = pool_steps
         self.window = pool_steps if pool_steps else window
         self.n_leads = n_leads

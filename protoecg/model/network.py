@@ -32,13 +32,14 @@ class ProtoECGNet(nn.Module):
             self.register_buffer(f"class_index_{b}", torch.tensor(idx[b], dtype=torch.long))
         self.branches = nn.ModuleDict({
             "rhythm": RhythmBranch(cfg.rhythm_backbone, cfg.n_leads, cfg.latent_dim, len(idx["rhythm"]), k_r,
-                                   off_class=cfg.off_class_weight),
+                                   off_class=cfg.off_class_weight, activation=cfg.addon_activation),
             "morphology": WindowedBranch(cfg.morph_backbone, cfg.n_leads, cfg.latent_channels,
                                          len(idx["morphology"]), k_m, window=cfg.morph_window,
-                                         off_class=cfg.off_class_weight),
+                                         off_class=cfg.off_class_weight, activation=cfg.addon_activation),
             "diffuse": WindowedBranch(cfg.diffuse_backbone, cfg.n_leads, cfg.latent_channels,
                                       len(idx["diffuse"]), k_d, window=cfg.diffuse_steps,
-                                      pool_steps=cfg.diffuse_steps, off_class=cfg.off_class_weight),
+                                      pool_steps=cfg.diffuse_steps, off_class=cfg.off_class_weight,
+                                      activation=cfg.addon_activation),
         })
         n_windows = self.branches["morphology"].n_windows(cfg.n_samples)
         if n_windows < 1:

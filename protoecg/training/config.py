@@ -61,6 +61,9 @@ class ModelConfig:
     # belong to. The reference uses -0.5; with cosine similarities that are all positive and ~100 prototypes
     # per branch, the -0.5 terms sum to a common-mode offset that swamps the own-class evidence.
     off_class_weight: float = -0.5
+    # Last activation of the add-on layers: "sigmoid" (reference) or "relu" (sparse, non-negative latents,
+    # which make per-lead shares of a match more contrasted).
+    addon_activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHES:
@@ -69,6 +72,8 @@ class ModelConfig:
             raise ConfigError("fs and n_samples must be positive")
         if self.morph_window < 1 or self.diffuse_steps < 1:
             raise ConfigError("morph_window and diffuse_steps must be >= 1")
+        if self.addon_activation not in ("sigmoid", "relu"):
+            raise ConfigError(f"addon_activation must be 'sigmoid' or 'relu', not {self.addon_activation!r}")
         if len(self.protos_per_class) != 3 or min(self.protos_per_class) < 1:
             raise ConfigError("protos_per_class needs three positive counts (rhythm, morphology, diffuse)")
 
@@ -99,6 +104,8 @@ class TrainConfig:
     fusion_lr: float = 1e-2
     patience: int = 3
     unique_projection: bool = False
+    # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
+    joint_last_layer: bool = False
     seed: int = 0
     threads: int = 2
     eval_batch_size: int = 256

@@ -45,12 +45,16 @@ def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
         p.requires_grad_(id(p) in keep)
 
 
-def joint_params(model: nn.Module) -> list[nn.Parameter]:
+def joint_params(model: nn.Module, with_last_layer: bool = False) -> list[nn.Parameter]:
     """Parameters trained in the joint stage: everything for the baseline; backbones, add-ons and
-    prototypes (not the last layers or the fusion) for the prototype network."""
+    prototypes (plus the branch last layers when ``with_last_layer``; never the fusion) for the prototype
+    network."""
     if not isinstance(model, ProtoECGNet):
         return list(model.parameters())
-    return [p for b in BRANCHES for p in model.branch(b).latent_parameters()]
+    params = [p for b in BRANCHES for p in model.branch(b).latent_parameters()]
+    if with_last_layer:
+        params += [model.branch(b).last_layer.weight for b in BRANCHES]
+    return params
 
 
 def _val_score(model: nn.Module, data: SplitArrays, key: str, batch: int) -> float:
@@ -75,9 +79,14 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
                          len(x), params, baseline_loss,
                          lambda: _val_score(model, data, "logits", tc.eval_batch_size), model.train)
 
-    params = joint_params(model)
+    params = joint_params(model, tc.joint_last_layer)
     freeze_all_but(model, params)
+    masks = {b: L.off_class_mask(model.branch(b).proto_class, model.branch(b).n_classes) for b in BRANCHES}
     cidx = {b: model.class_index(b) for b in BRANCHES}
+    # Classes without a positive training ECG carry no evidence: their BCE term would only push their
+    # logits (and, through the fixed last layer, every similarity of the branch) down, which collapses a
+    # branch whose training data lack most of its classes. They are left out of the joint-stage BCE.
+    present = {b: torch.from_numpy(data.y_train[:, cidx[b].numpy()].any(axis=0)) for b in BRANCHES}
     jac = {b: torch.tensor(L.jaccard_matrix(data.y_train[:, cidx[b].numpy()]), dtype=torch.float32)
            for b in BRANCHES}
 
@@ -88,13 +97,17 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
             br = model.branch(b)
             yb = y[idx][:, cidx[b]]
             sims = out["sims"][b]
-            total = total + L.bce(out["branch_logits"][b], yb, pw[cidx[b]])
+            keep = present[b]
+            if keep.any():
+                total = total + L.bce(out["branch_logits"][b][:, keep], yb[:, keep], pw[cidx[b]][keep])
             total = total + lc.cluster * L.cluster_loss(sims, yb, br.proto_class)
             total = total + lc.separation * L.separation_loss(sims, yb, br.proto_class)
             if lc.diversity:
                 total = total + lc.diversity * L.diversity_loss(br.prototypes, br.proto_class)
             if lc.contrastive:
                 total = total + lc.contrastive * L.contrastive_loss(br.prototypes, br.proto_class, jac[b])
+            if tc.joint_last_layer:
+                total = total + lc.l1 * L.l1_loss(br.last_layer.weight, masks[b])
         return total
 
     return StageSpec("joint", tc.joint_epochs, tc.lr, tc.weight_decay, tc.patience, tc.batch_size, len(x),

@@ -132,7 +132,7 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
     if stage == "joint":
         forward: nn.Module = model
         if info.enabled:       # DDP hooks the parameters that require grad at wrap time: freeze first
-            freeze_all_but(model, joint_params(model))
+            freeze_all_but(model, joint_params(model, cfg.train.joint_last_layer))
             forward = nn.parallel.DistributedDataParallel(model)
         spec = joint_stage(model, forward, arrays, cfg)
         state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)

@@ -34,11 +34,11 @@ def test_phewas_cli_writes_results_and_scores_the_planted_truth(demo, capsys):
     root, mimic, feats = demo
     out = root / "out"
     rc = main(["phewas", "--features", str(feats), "--mimic", str(mimic), "--out", str(out), "--json",
-               "--no-progress"])
+               "--no-progress", "--predict", "427.2"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for f in ("results.parquet", "results.csv", "manhattan.html", "volcano.html", "forest.html", "run.json",
-              "recovery.csv"):
+              "recovery.csv", "intraclass.csv", "prediction_auroc.csv"):
         assert (out / f).stat().st_size > 0, f
     res = pd.read_parquet(out / "results.parquet")
     assert list(res.columns) == RESULT_COLUMNS
@@ -54,6 +54,9 @@ def test_phewas_cli_writes_results_and_scores_the_planted_truth(demo, capsys):
     assert summary["n_planted_tested"] == summary["n_planted"] >= 8
     assert summary["sensitivity"] >= 0.9
     assert 0.0 <= summary["false_discovery_proportion"] <= 0.10
+    assert {r["feature_set"] for r in summary["prediction_auroc"]} == {"class_probabilities", "prototypes"}
+    assert all(r["auroc"] > 0.65 for r in summary["prediction_auroc"])       # AF is planted with OR 10
+    assert "intraclass_mannwhitney_p" in summary
     rec = pd.read_csv(out / "recovery.csv")
     assert rec["recovered"].mean() == summary["sensitivity"]
 

@@ -146,6 +146,15 @@ def test_bad_upload_shows_a_message_not_a_traceback(app_env, files, message):
     assert "Traceback" not in errors[0]
 
 
+def test_case_review_demo_test_set(app_env, demo_data_dir):
+    from data_access.ptbxl import read_metadata
+
+    at = _page("case_review")
+    n_test = int((read_metadata(demo_data_dir)["strat_fold"] == 10).sum())
+    assert len(at.sidebar.selectbox(key="record_Demo test set (generated ECGs)").options) == n_test
+    assert "Predicted labels by branch" in _texts(at)
+
+
 def test_case_review_ptbxl_example_end_to_end(app_env):
     at = _page("case_review")
     at.sidebar.radio(key="source").set_value("Real PTB-XL examples").run()
@@ -162,6 +171,13 @@ def test_case_review_ptbxl_example_end_to_end(app_env):
     assert code in _texts(at)
     shown = {m.label for m in at.metric}
     assert {"Heart rate", "PR", "QRS", "QT", "QTc (Bazett)"} <= shown
+    assert {"Valid", "Leads changed", "Signal changed", "Model calls"} <= shown  # counterfactual metrics
+    assert any(m.value.startswith("Counterfactual (") and code in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) >= 2  # the case with matched windows + the counterfactual
+    # attributions on demand (Integrated Gradients of the chosen label)
+    at.toggle(key=f"attr_on_ptbxl:1_{code}").set_value(True).run()
+    assert not at.exception
+    assert any(f"Integrated Gradients of the {code} logit" in c.value for c in at.caption)
     # case feedback form -> database
     rid = "00001_lr"
     form = f"case_ptbxl_{rid}"
@@ -177,3 +193,58 @@ def test_case_review_ptbxl_example_end_to_end(app_env):
     row = df.iloc[0]
     assert (row.reviewer, row.record_id, row.record_source, row.agrees, row.missing_labels,
             row.explanation_useful, row.label) == ("Dr Case", rid, "ptbxl", "partly", "IMI", 4, code)
+
+
+@pytest.mark.parametrize("stem, folder", [
+    ("00001_lr", EXAMPLES),                                                  # PTB-XL .dat, 100 Hz
+    ("E07500", APP_DIR.parent / "tests" / "fixtures" / "cinc2021"),          # CinC .mat, 500 Hz
+])
+def test_good_upload_is_explained(app_env, stem, folder):
+    sig = ".mat" if (folder / f"{stem}.mat").exists() else ".dat"
+    at = _upload(_page("case_review"), [(f"{stem}.hea", (folder / f"{stem}.hea").read_bytes()),
+                                        (f"{stem}{sig}", (folder / f"{stem}{sig}").read_bytes())])
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == f"Record {stem}"
+    assert "Predicted labels by branch" in _texts(at)
+
+
+def test_broken_model_run_is_a_message_on_every_page(app_env, tmp_path, monkeypatch):
+    broken = tmp_path / "broken_run"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{}")
+    monkeypatch.setenv("PROTOECG_APP_MODEL", str(broken))
+    for name in ("case_review", "prototype_gallery", "model_card"):
+        at = _page(name)
+        assert any("not a complete model bundle" in e.value for e in at.error), name
+    # the phenotype explorer does not need the model: it still shows its empty state
+    at = _page("phenotype_explorer")
+    assert any("No phenotype association results yet" in i.value for i in at.info)
+
+
+def test_phenotype_explorer_shows_kaplan_meier_and_cox(app_env):
+    """Survival outputs made the way `protoecg survival` makes them (lifelines via analysis.survival)."""
+    import numpy as np
+
+    from analysis import plots
+    from analysis.phewas import PheWAS
+    from analysis.phewas_sim import simulate_phewas
+    from analysis.survival import cox_per_sd, km_by_quartile
+
+    sim = simulate_phewas(n_units=400, n_phecodes=4, n_planted=1, seed=2)
+    res = PheWAS().fit(sim.features, sim.phenotypes, sim.units).results_
+    out = Path(app_env["PROTOECG_APP_RESULTS"])
+    (out / "survival").mkdir(parents=True)
+    res.to_csv(out / "results.csv", index=False)
+    rng = np.random.default_rng(0)
+    feat = sim.features["prob_C0"]
+    surv = pd.DataFrame({"time_days": rng.exponential(300 / np.exp(feat.to_numpy())),
+                         "event": (rng.uniform(size=len(feat)) < 0.7).astype(int),
+                         "subject_id": sim.units["subject_id"]}, index=sim.features.index)
+    cox = cox_per_sd(surv, sim.features[["prob_C0"]], sim.units[["age", "sex"]])
+    cox.to_csv(out / "survival" / "survival.csv", index=False)
+    plots.save_html(plots.kaplan_meier(km_by_quartile(surv, feat)), out / "survival" / "km_prob_C0.html")
+
+    at = _page("phenotype_explorer")
+    assert at.selectbox(key="ph_km").options == ["prob_C0"]
+    cox_shown = next(d.value for d in at.dataframe if "hr_per_sd" in d.value.columns)
+    assert cox_shown["hr_per_sd"].iloc[0] == pytest.approx(cox["hr_per_sd"].iloc[0])

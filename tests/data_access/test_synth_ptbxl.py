@@ -116,3 +116,28 @@ def test_cli_writes_dataset_and_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "wrote 15 synthetic records" in out and "records/s" in out
     assert len(read_metadata(tmp_path / "cli")) == 15
+
+
+def test_cohort_co_occurrence_and_stratified_folds():
+    from data_access.synth.cohort import assign_folds, plan_cohort
+
+    rng = np.random.default_rng(0)
+    plans = plan_cohort(rng, 3000)
+    pids = np.array([p.patient_id for p in plans])
+    labels = [p.labels for p in plans]
+    folds = assign_folds(rng, pids, labels)
+    frame = pd.DataFrame({"pid": pids, "fold": folds})
+    assert (frame.groupby("pid")["fold"].nunique() == 1).all()
+    counts = np.bincount(folds, minlength=11)[1:]
+    assert counts.min() >= 0.9 * 300 and counts.max() <= 1.1 * 300
+    for code in sorted({c for s in labels for c in s}):
+        per_fold = np.bincount(folds[[code in s for s in labels]], minlength=11)[1:]
+        if per_fold.sum() >= 100:
+            assert per_fold.min() >= 0.5 * per_fold.mean(), (code, per_fold)
+    # clinical co-occurrence: DIG mostly with AFIB, LAFB enriched with LVH, chronic codes persist per patient
+    has = lambda c: np.array([c in s for s in labels])  # noqa: E731
+    assert has("AFIB")[has("DIG")].mean() > 3 * has("AFIB").mean()
+    assert has("LAFB")[has("LVH")].mean() > 1.5 * has("LAFB")[~has("LVH")].mean()
+    for pid in frame["pid"][frame["pid"].duplicated()].unique()[:50]:
+        sets = [s & {"IMI", "CLBBB", "LVH"} for s, p in zip(labels, pids) if p == pid]
+        assert all(s == sets[0] for s in sets)

@@ -43,7 +43,14 @@ def synthetic_ptbxl(n_per_class: int = N_PER_CLASS, seed: int = 0):
 
 @lru_cache(maxsize=1)
 def tiny_bundle_path() -> Path:
-    """Train the tiny preset once per session; returns the bundle directory."""
+    """Train the tiny preset once per session; returns the bundle directory.
+
+    ``PROTOECG_TINY_BUNDLE`` may name an already trained tiny bundle (developer convenience)."""
+    import os
+
+    reuse = os.environ.get("PROTOECG_TINY_BUNDLE")
+    if reuse and (Path(reuse) / "model.pt").exists():
+        return Path(reuse)
     from protoecg.training.config import preset
     from protoecg.training.trainer import train
 

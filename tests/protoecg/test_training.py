@@ -1,4 +1,5 @@
-"""End to end on tiny generated data: train → project → last layers → fuse → bundle → evaluate (CLI), resume."""
+"""End to end on tiny generated data: train → project → last layers → fuse → bundle → evaluate (CLI),
+resume."""
 from __future__ import annotations
 
 import json
