@@ -88,15 +88,20 @@ def machine_concepts(measurements: pd.DataFrame, rules: dict[str, str] | None = 
     if not report_cols:
         raise MetadataError("machine measurements have no report_0 ... report_17 columns")
     df = measurements.set_index("study_id") if "study_id" in measurements.columns else measurements
-    texts = df[report_cols].astype("string").fillna("").apply(lambda s: s.str.lower().str.strip())
-    compiled = {name: re.compile(rx) for name, rx in rules.items()}
-    out = {name: np.zeros(len(df)) for name in rules}
-    negated = texts.apply(lambda s: s.str.contains(_NEGATION, regex=True)).to_numpy()
-    for name, rx in compiled.items():
-        hit = texts.apply(lambda s, rx=rx: s.str.contains(rx, regex=True)).to_numpy() & ~negated
-        out[name] = hit.any(axis=1).astype(float)
-    res = pd.DataFrame({f"concept_{k}": v for k, v in out.items()}, index=df.index)
-    return res[~res.index.duplicated()]
+    df = df[~df.index.duplicated()]
+    # one row per non-empty statement (long format), so each rule scans only real statements once
+    long = df[report_cols].reset_index(drop=True).stack()
+    long = long[long.notna()].astype(str).str.lower().str.strip()
+    long = long[long != ""]
+    row = long.index.get_level_values(0).to_numpy()
+    negated = long.str.contains(_NEGATION, regex=True).to_numpy()
+    out = {}
+    for name, rx in rules.items():
+        hit = long.str.contains(re.compile(rx), regex=True).to_numpy() & ~negated
+        col = np.zeros(len(df))
+        col[np.unique(row[hit])] = 1.0
+        out[f"concept_{name}"] = col
+    return pd.DataFrame(out, index=df.index)
 
 
 def find_machine_measurements(mimic_dir: str | Path) -> Path | None:

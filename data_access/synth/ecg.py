@@ -4,7 +4,7 @@ Model: each beat is a sum of Gaussian waves (P, q, R, S, T, plus finding-specifi
 cardiac dipoles, projected onto the 12 leads (see :mod:`.beats`, :mod:`.geometry`); beats are placed by a
 rhythm model (:mod:`.rhythm`); noise is added per electrode (:mod:`.noise`). The signal is generated at
 500 Hz (so 50 Hz mains is representable) and brought to other rates by anti-aliased polyphase
-decimation (:mod:`.decimate`, which removes mains before it can alias).
+decimation (:func:`data_access.preprocess.resample`, which removes mains before it can alias).
 
 Codes produced and the criterion each one implements (SUPPORTED_LABELS holds their branches):
 
@@ -45,7 +45,7 @@ import numpy as np
 
 from ..errors import ECGDataError
 from .beats import render
-from .decimate import decimate
+from ..preprocess import resample as decimate
 from .findings import build_template
 from .geometry import frontal_axis_deg, lead_matrix
 from .morphology import Anatomy, _unit, draw_anatomy

@@ -102,7 +102,7 @@ def _mp_context() -> mp.context.BaseContext:
 
 def _make_record(job: tuple[int, RecordPlan, dict[str, Any]]) -> dict[str, Any]:
     """Synthesise and write one record (runs in a worker); returns what the metadata row needs."""
-    from .decimate import decimate
+    from ..preprocess import resample as decimate
     from .ecg import synthesize_ecg_with_info
     from .morphology import draw_anatomy
     from .wfdb_writer import write_record, write_record_wfdb

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import pytest
 import pandas as pd
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "phewas_walkthrough.py"
@@ -18,6 +19,7 @@ def test_notebook_is_valid_jupytext():
     assert kinds.count("markdown") >= 8 and kinds.count("code") >= 10
 
 
+@pytest.mark.slow
 def test_notebook_runs_end_to_end(tmp_path):
     env = dict(os.environ, PROTOECG_NB_OUT=str(tmp_path / "out"), PROTOECG_NB_PATIENTS="1000",
                PROTOECG_MIMIC=str(tmp_path / "no_mimic"), PROTOECG_FEATURES=str(tmp_path / "none.parquet"),

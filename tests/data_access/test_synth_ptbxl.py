@@ -75,7 +75,7 @@ def test_labels_are_consistent_ptbxl_codes(dataset):
 
 def test_100hz_is_the_decimated_500hz(dataset):
     from data_access.record import read_record
-    from data_access.synth.decimate import decimate
+    from data_access.preprocess import resample as decimate
 
     meta = read_metadata(dataset)
     hi = read_record(dataset / meta.loc[1, "filename_hr"]).signal
