@@ -8,8 +8,9 @@ How the ~10^6 regressions are made fast (see :mod:`analysis._irls`):
 
 1. one null model (covariates only) per phecode, fitted for blocks of phecodes at once;
 2. a score test of all features against each null model with a few matrix products;
-3. exact batched Newton refits of the full model for the pairs with score p < ``screen_p``
-   (``refit='hits'``) or for every pair (``refit='all'``), giving the maximum-likelihood beta, SE,
+3. exact batched Newton refits of the full model (batched across features *and* phecodes, one outcome
+   and mask per column) for the pairs with score p < ``screen_p`` or score-test BH q < 2 x alpha
+   (``refit='hits'``), or for every pair (``refit='all'``), giving the maximum-likelihood beta, SE,
    Wald p (the reported ``p``; identical to ``statsmodels.Logit``) and a likelihood-ratio p.
 
 Pairs that are not refitted keep the score p (``method='score'``) with a one-step estimate
@@ -174,6 +175,7 @@ class PheWAS:
                 outs.append(out)
                 if len(sel):
                     requests.append((b0 + k, sel))
+        requests = self._add_score_hits(requests, outs)
         self._refit_all(requests, outs, F, C, P_arr, null_beta, null_ll)
         res = pd.DataFrame({key: np.concatenate([o[key] for o in outs]) for key in outs[0]})
         res.insert(0, "feature", np.asarray(names, dtype=object)[res.pop("_j").to_numpy()])
@@ -197,10 +199,15 @@ class PheWAS:
             stat = U ** 2 / V
             beta = U / V * sd
             se = sd / np.sqrt(V)
-        usable = (sd > 1e-12) & (V > 1e-12 * np.maximum(1.0, np.abs(sd) ** 2 * m.sum()))
+        # Features are globally standardised (SD 1) and the score products are float32, so "constant
+        # within this phecode" means an SD below 1e-4, and "explained by the covariates" an efficient
+        # information below 1e-5 of what an unrelated feature with that SD would have.
+        mu = null.mu[m, k]
+        wsum = float((mu * (1.0 - mu)).sum())
+        usable = (sd > 1e-4) & (V > 1e-5 * sd ** 2 * wsum)
         log10_ps = np.where(usable, log10_p_chi2(stat), np.nan)
         note = np.full(p, "", dtype=object)
-        note[~usable] = "feature constant within this phecode's units"
+        note[~usable] = "feature constant within this phecode's units (or fully explained by the covariates)"
         out = {"_j": np.arange(p), "phecode": np.full(p, code, dtype=object),
                "n_cases": np.full(p, n_cases), "n_controls": np.full(p, n_controls),
                "beta": np.where(usable, beta, np.nan), "se": np.where(usable, se, np.nan),
@@ -210,6 +217,23 @@ class PheWAS:
                "method": np.full(p, "score", dtype=object), "note": note}
         sel = np.flatnonzero(usable & ((log10_ps < np.log10(cfg.screen_p)) | (cfg.refit == "all")))
         return out, sel
+
+    def _add_score_hits(self, requests: list, outs: list) -> list:
+        """Also refit every pair whose score-test q is below 2 x alpha, so hits always carry exact fits
+        even when the BH threshold lies above ``screen_p`` (many true associations)."""
+        if self.config.refit == "all":
+            return requests
+        q = bh_qvalues(_p_for_bh(np.concatenate([o["log10_p_score"] for o in outs])))
+        have = {k: set(sel.tolist()) for k, sel in requests}
+        merged, pos = [], 0
+        for k, o in enumerate(outs):
+            n = len(o["_j"])
+            extra = np.flatnonzero(q[pos:pos + n] < 2 * self.config.alpha)
+            pos += n
+            sel = np.array(sorted(have.get(k, set()) | set(extra.tolist())), dtype=int)
+            if len(sel):
+                merged.append((k, sel))
+        return merged
 
     def _refit_all(self, requests: list, outs: list, F: np.ndarray, C: np.ndarray, P_arr: np.ndarray,
                    null_beta: np.ndarray, null_ll: np.ndarray) -> None:

@@ -46,6 +46,16 @@ def page_setup(title: str, need_model: bool = True) -> PageContext:
     return PageContext(cfg, bundle, err)
 
 
+def require_prototypes(bundle: Any) -> None:
+    """Stop the page with a message when the model is a black-box baseline (nothing to review)."""
+    if len(getattr(bundle, "prototypes", ())) == 0:
+        st.error(f"This model run ({getattr(bundle, 'arch', 'unknown')} architecture) has no prototypes: "
+                 "it is a black-box baseline, so there is no prototype evidence to review. Start the app "
+                 "with a prototype network run (`protoecg train --arch protoecg`); the model card page "
+                 "still shows its metrics.")
+        st.stop()
+
+
 def store_or_error(cfg: AppConfig) -> RatingsStore | None:
     """The ratings store, or None after showing why it cannot be opened."""
     try:

@@ -83,7 +83,8 @@ def main() -> int:
           f"= {ev_ms / ref_ms:.2f} x one forward pass; target <= 100 ms: {'MET' if ev_ms <= 100 else 'NOT MET'}")
 
     df, s = evaluate_counterfactuals(ex, x, ids, progress=False)
-    print(f"\ncounterfactuals: {s.n_cases} searches on {s.n_ecgs} test-fold ECGs (both directions)")
+    print(f"\ncounterfactuals: {s.n_cases} searches on {s.n_ecgs} test-fold ECGs (both directions; "
+          f"{s.skipped_no_donor} (ECG, direction) cases had no label with a donor and were not searched)")
     print(f"  validity {s.validity:.1%} (to negative {s.validity_to_negative:.1%}, to positive "
           f"{(s.validity_to_positive or float('nan')):.1%}); target >= 90 %: {'MET' if s.validity >= 0.9 else 'NOT MET'}; "
           f"published prototype-guided 81 % -> {100 * (s.validity - 0.81):+.1f} points")

@@ -21,8 +21,9 @@
 # Inputs (set by environment variables, or found / generated automatically):
 #
 # * `PROTOECG_MIMIC` - a MIMIC-IV directory with `hosp/` and `ecg/` (default `demo_data/mimic`);
-# * `PROTOECG_FEATURES` - the feature Parquet from `protoecg infer` (default `runs/demo/features.parquet`),
-#   with a `prototypes.csv` beside it or `PROTOECG_MODEL` pointing at the model run.
+# * `PROTOECG_FEATURES` - the feature Parquet dataset from `protoecg infer` (default
+#   `runs/demo/features.parquet`; its `_prototypes.csv` maps prototypes to classes, or set `PROTOECG_MODEL`
+#   to the model run).
 #
 # When neither exists, a small synthetic MIMIC-IV is generated (tables only) and a stand-in feature table
 # is derived from the labels each ECG was synthesised with, so the notebook always runs end to end.
@@ -60,14 +61,11 @@ if not (MIMIC / "hosp").exists():
     print(f"generated a synthetic MIMIC-IV (tables only) in {MIMIC}")
 
 if FEATURES.exists():
-    features = pd.read_parquet(FEATURES).set_index("study_id")
-    if MODEL:
-        from protoecg.bundle import load_bundle
-        prototypes = load_bundle(MODEL).prototypes
-    elif FEATURES.with_name("prototypes.csv").exists():
-        prototypes = pd.read_csv(FEATURES.with_name("prototypes.csv"))
-    else:
-        prototypes = None
+    features = pd.read_parquet(FEATURES).drop_duplicates("study_id").set_index("study_id")
+    candidates = [Path(MODEL) / "prototypes.csv"] if MODEL else []
+    candidates += [FEATURES / "_prototypes.csv", FEATURES.with_name("prototypes.csv")]
+    found = [c for c in candidates if c.is_file()]
+    prototypes = pd.read_csv(found[0], keep_default_na=False) if found else None
     source = f"model features from {FEATURES}"
 else:
     features, prototypes = label_features(pd.read_csv(MIMIC / "ecg_labels.csv"), seed=0)

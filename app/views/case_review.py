@@ -12,7 +12,7 @@ from app.forms import case_feedback_form
 from app.records import (SOURCE_DEMO, SOURCE_PTBXL, SOURCE_UPLOAD, demo_data_dir, load_entry,
                          safe_entries)
 from app.resources import explain_cached, intervals_cached
-from app.ui import fmt_ms, page_setup, store_or_error
+from app.ui import fmt_ms, page_setup, require_prototypes, store_or_error
 from app.uploads import UploadedFilePart, read_uploaded_record, upload_key
 from data_access.errors import ECGDataError
 
@@ -21,6 +21,7 @@ BRANCHES = ("rhythm", "morphology", "diffuse")
 
 ctx = page_setup("Case review")
 bundle, cfg = ctx.bundle, ctx.cfg
+require_prototypes(bundle)
 banner = "demo model — generated training data, not a diagnostic" if bundle.is_demo else None
 
 
@@ -109,8 +110,8 @@ for col, br in zip(cols, BRANCHES):
                      column_config={
                          "label": st.column_config.TextColumn(width="small"),
                          "probability": st.column_config.ProgressColumn(
-                             "probability", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
-                         "threshold": st.column_config.NumberColumn(format="%.2f", width="small"),
+                             "probability", min_value=0.0, max_value=1.0, format="%.3f", width="small"),
+                         "threshold": st.column_config.NumberColumn(format="%.3f", width="small"),
                          "predicted": st.column_config.TextColumn(width="small")})
 
 order = pred_df.sort_values(["predicted", "probability"], ascending=[False, False])["label"].tolist()

@@ -8,13 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from app.forms import prototype_rating_form
-from app.ui import page_setup, store_or_error
+from app.ui import page_setup, require_prototypes, store_or_error
 from protoecg.render.paper_ecg import add_matched_windows, paper_ecg_figure
 
 log = logging.getLogger(__name__)
 
 ctx = page_setup("Prototype gallery")
 bundle, cfg = ctx.bundle, ctx.cfg
+require_prototypes(bundle)
 protos: pd.DataFrame = bundle.prototypes.copy()
 store = store_or_error(cfg)
 

@@ -55,7 +55,11 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str], Path | None]]
           "--out", str(out / "features.parquet")], None),
         ("run the PheWAS against discharge phecodes",
          ["phewas", "--features", str(out / "features.parquet"), "--mimic", str(mimic),
-          "--model", str(run_dir / "model"), "--out", str(out / "phewas")], None),
+          "--model", str(run_dir / "model"), "--out", str(out / "phewas"),
+          "--predict", "427.2", "--predict", "428"], None),
+        ("survival: Cox hazard ratios per SD and Kaplan-Meier curves",
+         ["survival", "--features", str(out / "features.parquet"), "--mimic", str(mimic),
+          "--out", str(out / "survival")], None),
     ]
 
 

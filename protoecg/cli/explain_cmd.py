@@ -137,7 +137,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if bundle.is_demo:
         print("NOTE: demo model trained on generated ECGs — a demonstration, not a diagnostic.")
     s = summary
-    print(f"{s.n_cases} counterfactual searches on {s.n_ecgs} ECGs of fold {args.fold} (donors: {s.donor_bank})")
+    print(f"{s.n_cases} counterfactual searches on {s.n_ecgs} ECGs of fold {args.fold} (donors: {s.donor_bank}); "
+          f"{s.skipped_no_donor} (ECG, direction) case(s) had no label with a donor on the target side")
     print(f"  validity {s.validity:.1%} (to negative {_pct(s.validity_to_negative)}, to positive "
           f"{_pct(s.validity_to_positive)}); published prototype-guided: 81%")
     print(f"  time per search: median {s.median_seconds:.2f} s, p95 {s.p95_seconds:.2f} s "

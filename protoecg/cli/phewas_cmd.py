@@ -87,15 +87,22 @@ def _load_features(path: str):
 
 
 def _prototype_table(args: argparse.Namespace):
-    """Prototype -> class table from --model, else prototypes.csv next to the features, else None."""
+    """Prototype -> class table: --model RUN (its prototypes.csv), else the feature dataset's
+    ``_prototypes.csv`` (written by ``protoecg infer``), else a ``prototypes.csv`` beside the features."""
     import pandas as pd
 
+    feats = Path(args.features)
     if args.model:
+        table = Path(args.model) / "prototypes.csv"
+        if table.exists():
+            return pd.read_csv(table, keep_default_na=False)
         from protoecg.bundle import load_bundle
         return load_bundle(args.model).prototypes
-    side = Path(args.features).with_name("prototypes.csv")
-    if side.exists():
-        return pd.read_csv(side)
+    for cand in (feats / "_prototypes.csv", feats.with_name("prototypes.csv")):
+        if cand.is_file():
+            return pd.read_csv(cand, keep_default_na=False)
+    log.warning("no prototype table found (give --model): no class aggregates, prototypes not scored "
+                "against the ground truth")
     return None
 
 
@@ -107,8 +114,23 @@ def _cohort(args: argparse.Namespace, version: str = "1.2", min_cases: int = 20,
                         phecode_version=version, min_cases=min_cases, min_controls=min_controls)
 
 
+def _clean(obj):
+    """NaN/inf -> None so that the JSON is standard (json.dumps would write bare NaN)."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _dumps(obj: dict, **kw) -> str:
+    return json.dumps(_clean(obj), default=str, allow_nan=False, **kw)
+
+
 def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=str))
+    path.write_text(_dumps(obj, indent=2))
 
 
 # ---------------------------------------------------------------------------------------------- phewas
@@ -190,7 +212,7 @@ def run_phewas(args: argparse.Namespace) -> int:
         "skipped_phecodes": int(len(pw.skipped_phecodes_) + len(cohort.dropped_phecodes)),
         "bad_rows": len(cohort.bad_rows), "git_commit": _git_commit(), "note": note, "summary": summary})
     if args.json:
-        print(json.dumps(summary, default=str))
+        print(_dumps(summary))
     else:
         print(f"{summary['n_tests']} tests, {summary['n_hits']} hits at q<0.05 -> {out}")
         if "sensitivity" in summary:
@@ -248,7 +270,7 @@ def run_survival(args: argparse.Namespace) -> int:
                                    "cluster": "subject_id", "git_commit": _git_commit(), "note": note,
                                    "summary": summary})
     if args.json:
-        print(json.dumps(summary, default=str))
+        print(_dumps(summary))
     else:
         print(f"Cox per SD for {len(cols)} feature(s) on {len(surv)} units ({summary['n_events']} deaths) -> {out}")
     return 0

@@ -97,16 +97,19 @@ class Explainer:
                      for j, code in enumerate(b.codes))
 
     def default_cf_label(self, preds: Sequence[LabelPrediction]) -> str:
-        """The most probable positive label (made negative) or, with none positive, the label closest
-        to its threshold (made positive) among those with a donor on the positive side."""
-        pos = [p for p in preds if p.positive]
-        if pos:
-            return max(pos, key=lambda p: p.probability).label
+        """The most probable positive label (to be made negative) or, with none positive, the label
+        closest to its threshold (to be made positive) — each preferring labels for which the donor
+        bank holds a real ECG on the target side."""
         from .cf_model import prob_to_logit
 
+        pos = [p for p in preds if p.positive]
+        direction = "to_negative" if pos else "to_positive"
         bank = self.bank
         has_donor = {c for j, c in enumerate(self.bundle.codes)
-                     if bank.eligible(j, prob_to_logit(self.bundle.thresholds[j]), "to_positive").any()}
+                     if bank.eligible(j, prob_to_logit(self.bundle.thresholds[j]), direction).any()}
+        if pos:
+            pool = [p for p in pos if p.label in has_donor] or pos
+            return max(pool, key=lambda p: p.probability).label
         pool = [p for p in preds if p.label in has_donor] or list(preds)
         return max(pool, key=lambda p: p.logit - prob_to_logit(p.threshold)).label
 

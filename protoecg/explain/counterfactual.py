@@ -170,6 +170,11 @@ def _prefix_sizes(n: int) -> list[int]:
     return sorted({m for m in ladder if m < n} | {n})
 
 
+def _without(cells: list[int], drop: Sequence[int]) -> list[int]:
+    gone = set(drop)
+    return [c for c in cells if c not in gone]
+
+
 def _sizes_near(k: int, n: int) -> list[int]:
     """Prefix lengths around an estimated crossing ``k`` plus a few larger fallbacks."""
     near = set(range(max(1, k - 2), k + 4)) | {int(round(1.5 * k)), 2 * k, 3 * k, 5 * k}
@@ -251,7 +256,7 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
     if len(chosen) > 1 and calls < cfg.max_model_calls:
         weakest = sorted(chosen, key=lambda c: -rank[c])
         drops = [m for m in _prefix_sizes(len(chosen)) if m < len(chosen)]
-        trials = [[c for c in chosen if c not in set(weakest[:m])] for m in drops]
+        trials = [_without(chosen, weakest[:m]) for m in drops]
         tri = score(grid.apply(q, donor, trials))
         good = np.flatnonzero(_flipped(tri, threshold, direction, cfg.margin))
         if good.size:
@@ -267,7 +272,7 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
         if len(cand) == 1:
             chosen, cur_score = [c for c in chosen if c != cand[0]], float(rem[chosen.index(cand[0])])
             continue
-        trials = [[c for c in chosen if c not in set(cand[: j + 1])] for j in range(len(cand))]
+        trials = [_without(chosen, cand[: j + 1]) for j in range(len(cand))]
         tri = score(grid.apply(q, donor, trials))
         good = np.flatnonzero(_flipped(tri, threshold, direction, cfg.margin))
         if good.size == 0:

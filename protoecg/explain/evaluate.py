@@ -1,7 +1,8 @@
 """Counterfactual evaluation over held-out ECGs (``protoecg explain-eval``).
 
 For every ECG two cases are searched when possible: *to negative* for its most probable positive label
-and *to positive* for its most probable negative label. Reported: validity (per direction and overall),
+and *to positive* for its most probable negative label, each among the labels for which the donor bank
+holds a correctly classified ECG on the target side (cases without one are counted, not searched). Reported: validity (per direction and overall),
 wall time (median, p95), fraction / leads / seconds changed, model calls, and plausibility (latent
 distance to the nearest donor-bank ECG) against a comparator that substitutes the same number of
 randomly chosen cells from the same donor.
@@ -30,7 +31,7 @@ PROTOTYPE_GUIDED_FRACTION = 0.78
 class CFEvalSummary:
     n_ecgs: int
     n_cases: int
-    skipped_no_donor: int                         # ECGs with no "to positive" case (no label has a donor)
+    skipped_no_donor: int                         # (ECG, direction) cases with no label that has a donor
     validity: float
     validity_to_negative: float | None
     validity_to_positive: float | None
@@ -54,27 +55,24 @@ class CFEvalSummary:
                 for k, v in asdict(self).items()}
 
 
-def _cases(ex: Explainer, probs: np.ndarray) -> list[tuple[str, str]]:
-    """The most probable positive label (→ negative) and the most probable negative label (→ positive).
-
-    Labels the model never predicts positive for any correctly labelled bank ECG are skipped for the
-    "to positive" case (no real ECG of that class exists to borrow from); they are counted in
-    ``skipped_no_donor`` of the summary."""
-    thr = ex.bundle.thresholds
+def _cases(probs: np.ndarray, thr: np.ndarray, codes, donors: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """The most probable positive label (→ negative) and the most probable negative label (→ positive),
+    each among the labels for which the donor bank holds a real ECG on the target side (a substitution
+    counterfactual needs one); ECGs without such a label are counted as skipped, per direction."""
     pos = probs >= thr
     out = []
-    if pos.any():
-        out.append((ex.bundle.codes[int(np.argmax(np.where(pos, probs, -1)))], "to_negative"))
-    has_donor = _labels_with_positive_donors(ex)
-    cand = ~pos & has_donor
-    if cand.any():
-        out.append((ex.bundle.codes[int(np.argmax(np.where(cand, probs, -1)))], "to_positive"))
+    neg_ok = pos & donors["to_negative"]
+    if neg_ok.any():
+        out.append((codes[int(np.argmax(np.where(neg_ok, probs, -1)))], "to_negative"))
+    pos_ok = ~pos & donors["to_positive"]
+    if pos_ok.any():
+        out.append((codes[int(np.argmax(np.where(pos_ok, probs, -1)))], "to_positive"))
     return out
 
 
-def _labels_with_positive_donors(ex: Explainer) -> np.ndarray:
+def _labels_with_donors(ex: Explainer, direction: str) -> np.ndarray:
     thr = np.array([prob_to_logit(t) for t in ex.bundle.thresholds])
-    return np.array([ex.bank.eligible(j, thr[j], "to_positive").any() for j in range(len(thr))])
+    return np.array([ex.bank.eligible(j, thr[j], direction).any() for j in range(len(thr))])
 
 
 def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: int = 0,
@@ -88,10 +86,12 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
     probs = 1 / (1 + np.exp(-latent_of(bundle.model, fusion, signals)[0]))
     rows = []
     skipped = 0
+    donors = {d: _labels_with_donors(ex, d) for d in ("to_negative", "to_positive")}
+    thr = np.asarray(bundle.thresholds)
     for i in tqdm(range(len(signals)), desc="counterfactuals", unit="ECG",
                   disable=not progress or not sys.stderr.isatty()):
-        cases = _cases(ex, probs[i])
-        skipped += not any(d == "to_positive" for _, d in cases)
+        cases = _cases(probs[i], thr, bundle.codes, donors)
+        skipped += 2 - len(cases)
         for label, direction in cases:
             r = counterfactual_for_label(bundle, fusion, bank, signals[i], label, direction, ex.cf_config)
             row = {"ecg_id": str(ecg_ids[i]), "label": label, "direction": direction, "valid": r.valid,

@@ -20,10 +20,11 @@ def _activation(name: str) -> nn.Module:
     return nn.Sigmoid() if name == "sigmoid" else nn.ReLU()
 
 
-def _init_last_layer(layer: nn.Linear, proto_class: torch.Tensor, n_classes: int, off_class: float) -> None:
+def _init_last_layer(layer: nn.Linear, proto_class: torch.Tensor, n_classes: int, off_class: float,
+                     own_class: float) -> None:
     own = torch.nn.functional.one_hot(proto_class, n_classes).T.float()   # (C, P)
     with torch.no_grad():
-        layer.weight.copy_(own * 1.0 + (1 - own) * off_class)
+        layer.weight.copy_(own * own_class + (1 - own) * off_class)
 
 
 class PrototypeBranch(nn.Module):
@@ -31,13 +32,14 @@ class PrototypeBranch(nn.Module):
 
     kind: str = ""
 
-    def __init__(self, n_classes: int, protos_per_class: int, off_class: float = -0.5) -> None:
+    def __init__(self, n_classes: int, protos_per_class: int, off_class: float = -0.5,
+                 own_class: float = 1.0) -> None:
         super().__init__()
         self.n_classes = n_classes
         self.protos_per_class = protos_per_class
         self.register_buffer("proto_class", torch.arange(n_classes).repeat_interleave(protos_per_class))
         self.last_layer = nn.Linear(n_classes * protos_per_class, n_classes, bias=False)
-        _init_last_layer(self.last_layer, self.proto_class, n_classes, off_class)
+        _init_last_layer(self.last_layer, self.proto_class, n_classes, off_class, own_class)
 
     @property
     def n_prototypes(self) -> int:
@@ -54,8 +56,9 @@ class RhythmBranch(PrototypeBranch):
     kind = "global"
 
     def __init__(self, backbone: BackboneConfig, n_leads: int, latent_dim: int, n_classes: int,
-                 protos_per_class: int, off_class: float = -0.5, activation: str = "sigmoid") -> None:
-        super().__init__(n_classes, protos_per_class, off_class)
+                 protos_per_class: int, off_class: float = -0.5, activation: str = "sigmoid",
+                 own_class: float = 1.0) -> None:
+        super().__init__(n_classes, protos_per_class, off_class, own_class)
         self.backbone = TimeResNet(backbone, n_leads, dim=1)
         c = self.backbone.out_channels
         self.add_on = nn.Sequential(nn.Linear(c, latent_dim), nn.ReLU(inplace=True),
@@ -83,8 +86,8 @@ class WindowedBranch(PrototypeBranch):
 
     def __init__(self, backbone: BackboneConfig, n_leads: int, latent_channels: int, n_classes: int,
                  protos_per_class: int, window: int, pool_steps: int | None = None,
-                 off_class: float = -0.5, activation: str = "sigmoid") -> None:
-        super().__init__(n_classes, protos_per_class, off_class)
+                 off_class: float = -0.5, activation: str = "sigmoid", own_class: float = 1.0) -> None:
+        super().__init__(n_classes, protos_per_class, off_class, own_class)
         self.backbone = TimeResNet(backbone, 1, dim=2)
         c = self.backbone.out_channels
         self.add_on = nn.Sequential(nn.Conv2d(c, latent_channels, 1), nn.ReLU(inplace=True),

@@ -25,6 +25,8 @@ class ProtoECGNet(nn.Module):
         self.codes = tuple(codes)
         self.branch_of = {c: branch_of[c] for c in self.codes}
         k_r, k_m, k_d = cfg.protos_per_class
+        head = {"off_class": cfg.off_class_weight, "own_class": cfg.own_class_weight,
+                "activation": cfg.addon_activation}
         idx = {b: [i for i, c in enumerate(self.codes) if self.branch_of[c] == b] for b in BRANCHES}
         for b in BRANCHES:
             if not idx[b]:
@@ -32,14 +34,13 @@ class ProtoECGNet(nn.Module):
             self.register_buffer(f"class_index_{b}", torch.tensor(idx[b], dtype=torch.long))
         self.branches = nn.ModuleDict({
             "rhythm": RhythmBranch(cfg.rhythm_backbone, cfg.n_leads, cfg.latent_dim, len(idx["rhythm"]), k_r,
-                                   off_class=cfg.off_class_weight, activation=cfg.addon_activation),
+                                   **head),
             "morphology": WindowedBranch(cfg.morph_backbone, cfg.n_leads, cfg.latent_channels,
                                          len(idx["morphology"]), k_m, window=cfg.morph_window,
-                                         off_class=cfg.off_class_weight, activation=cfg.addon_activation),
+                                         **head),
             "diffuse": WindowedBranch(cfg.diffuse_backbone, cfg.n_leads, cfg.latent_channels,
                                       len(idx["diffuse"]), k_d, window=cfg.diffuse_steps,
-                                      pool_steps=cfg.diffuse_steps, off_class=cfg.off_class_weight,
-                                      activation=cfg.addon_activation),
+                                      pool_steps=cfg.diffuse_steps, **head),
         })
         n_windows = self.branches["morphology"].n_windows(cfg.n_samples)
         if n_windows < 1:

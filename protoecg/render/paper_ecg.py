@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from .geometry import (MAJOR_MM, MINOR_MM, Overlay, PaperLayout, as_overlays, calibration_pulse,
+from .geometry import (MAJOR_MM, MINOR_MM, SPEED_MM_S, Overlay, PaperLayout, as_overlays, calibration_pulse,
                        overlay_rects, panel_trace, stacked_layout, standard_layout)
 
 PAPER_BG = "#fffafa"
@@ -199,3 +199,49 @@ def attribution_overlays(attr: np.ndarray, fs: float, unit_s: float = 0.2, top_f
 def add_attribution_bands(fig, bands: Iterable[Overlay | Sequence]) -> int:
     """Overlay attribution bands (use :func:`attribution_overlays` to build them from a map)."""
     return add_overlays(fig, bands, show_labels=False)
+
+
+def match_figure(query: np.ndarray, source: np.ndarray, fs: float, leads: Sequence[str],
+                 query_window: tuple[float, float], source_window: tuple[float, float], *,
+                 title: str = "", px_per_mm: float = PX_PER_MM):
+    """"This looks like that": the query's matched window beside the prototype's source window.
+
+    Both (12, T) signals are full records; each row shows one of ``leads`` (at most 4) on ECG paper at
+    25 mm/s and 10 mm/mV, query on the left, prototype source on the right.
+    """
+    import plotly.graph_objects as go
+
+    from .geometry import Panel
+
+    leads = [lead for lead in leads][:4] or ["II"]
+    row_h = 30.0
+    wq = (query_window[1] - query_window[0]) * SPEED_MM_S
+    ws = (source_window[1] - source_window[0]) * SPEED_MM_S
+    gap = 10.0
+    n = len(leads)
+    base = [(n - r - 0.5) * row_h for r in range(n)]
+    lay = PaperLayout((), wq + gap + ws, n * row_h, row_h, n, 2.0)
+    fig = go.Figure()
+    for sig, win, x0, name, color in ((query, query_window, 0.0, "query", TRACE_COLOR),
+                                      (source, source_window, wq + gap, "prototype source", MATCH_COLOR)):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for r, lead in enumerate(leads):
+            p = Panel(lead, win[0], win[1], x0, base[r], r, 0)
+            x, y = panel_trace(lay, p, np.asarray(sig, dtype=float), fs)
+            xs += [*x.round(3).tolist(), None]
+            ys += [*y.round(3).tolist(), None]
+            fig.add_annotation(x=x0 + 1, y=base[r] + row_h * 0.38, text=f"<b>{lead}</b>", showarrow=False,
+                               xanchor="left", font=dict(size=11))
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=color, width=1.1),
+                                 hoverinfo="skip"))
+    axis = dict(showgrid=True, gridcolor=MAJOR_COLOR, zeroline=False, tick0=0.0, dtick=MAJOR_MM,
+                showticklabels=False, ticks="", minor=dict(showgrid=True, gridcolor=MINOR_COLOR, tick0=0.0,
+                                                           dtick=MINOR_MM))
+    fig.update_layout(xaxis=dict(range=[-2, lay.width_mm + 2], **axis),
+                      yaxis=dict(range=[0, lay.height_mm], scaleanchor="x", scaleratio=1.0, **axis),
+                      plot_bgcolor=PAPER_BG, paper_bgcolor="white", title=dict(text=title, font=dict(size=12)),
+                      width=int((lay.width_mm + 4) * px_per_mm) + 40, height=int(lay.height_mm * px_per_mm) + 90,
+                      margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
+                      legend=dict(orientation="h", y=-0.02))
+    return fig

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..render.paper_ecg import (add_attribution_bands, add_counterfactual, add_matched_windows,
-                                attribution_overlays, paper_ecg_figure)
+                                attribution_overlays, match_figure, paper_ecg_figure)
 
 if TYPE_CHECKING:
     from ..explain.types import Explanation
@@ -71,6 +71,29 @@ def _cf_table(expl: "Explanation") -> str:
     return f"<table>{rows}</table>"
 
 
+def _match_figures(expl: "Explanation", max_figs: int = 3) -> str:
+    """Query window beside the prototype's source window for the top windowed matches."""
+    from ..render.paper_ecg import MATCH_COLOR  # noqa: F401  (colour legend is in the figure)
+
+    out, seen = [], set()
+    for label, items in expl.evidence.items():
+        for e in items:
+            if len(out) >= max_figs:
+                break
+            if e.branch != "morphology" or e.source_segment is None or e.prototype_id in seen:
+                continue
+            seen.add(e.prototype_id)
+            src = np.zeros((12, int(round(e.source_window_s[0] * expl.fs)) + e.source_segment.shape[1]), np.float32)
+            src[:, src.shape[1] - e.source_segment.shape[1]:] = e.source_segment
+            fig = match_figure(expl.signal, src, expl.fs, e.leads, e.window_s, e.source_window_s,
+                               title=f"{label}: query {e.window_s[0]:.2f}–{e.window_s[1]:.2f} s looks like "
+                                     f"{e.prototype_id} (source ECG {e.source_ecg_id}, "
+                                     f"{e.source_window_s[0]:.2f}–{e.source_window_s[1]:.2f} s)")
+            out.append(_figure_html(fig, first=False))
+    return ("<h3>This looks like that: matched windows beside the prototypes' source windows</h3>" + "".join(out)
+            if out else "")
+
+
 def render_record_html(expl: "Explanation", title: str | None = None) -> str:
     """The full HTML page for one explanation (plotly.js embedded in the first figure only)."""
     title = title or f"ECG {expl.record_id}"
@@ -86,6 +109,7 @@ def render_record_html(expl: "Explanation", title: str | None = None) -> str:
                                      " with prototype-matched windows")
         add_matched_windows(fig, windows)
         figs_html.append(_figure_html(fig, first=not figs_html))
+    match_html = _match_figures(expl)
     cf = expl.counterfactual
     if cf is not None and cf.signal is not None and cf.cells:
         fig = paper_ecg_figure(expl.signal, expl.fs, layout="stacked", banner=banner,
@@ -111,8 +135,9 @@ def render_record_html(expl: "Explanation", title: str | None = None) -> str:
 {f'<div class="banner">{_esc(banner)}</div>' if banner else ''}
 {ref}
 <h2>Predictions</h2>{_predictions_table(expl)}
-<h2>Prototype evidence (weight × similarity)</h2>{_evidence_table(expl)}
 <h2>ECG</h2>{figs_html[0]}{figs_html[1]}
+<h2>Prototype evidence (weight × similarity)</h2>{_evidence_table(expl)}
+{match_html}
 <h2>Counterfactual</h2>{_cf_table(expl)}{''.join(figs_html[2:3]) if cf is not None and cf.cells else ''}
 {'<h2>Attributions (Captum)</h2><table><tr><th>label</th><th>method</th><th>baseline</th><th>IG convergence delta</th><th>seconds</th></tr>' + attr_rows + '</table>' + ''.join(figs_html[3 if (cf is not None and cf.cells) else 2:]) if expl.attributions else ''}
 <p class="muted">Timings: {_esc(timings)}. Paper: 25 mm/s, 10 mm/mV, 1 mm / 5 mm grid.</p>

@@ -58,9 +58,13 @@ class ModelConfig:
     morph_window: int = 2           # latent time steps spanned by a morphology prototype
     diffuse_steps: int = 4          # latent time steps (adaptive average pool) of a diffuse prototype
     # Initial (and, in the joint stage, frozen) last-layer weight from a prototype to the classes it does not
-    # belong to. The reference uses -0.5; with cosine similarities that are all positive and ~100 prototypes
-    # per branch, the -0.5 terms sum to a common-mode offset that swamps the own-class evidence.
-    off_class_weight: float = -0.5
+    # belong to. The reference uses -0.5; with cosine similarities of non-negative latents and ~100 prototypes
+    # per branch, the -0.5 terms sum to a common-mode offset that swamps the own-class evidence, and the
+    # joint stage then pushes every prototype away from the data (measured: the morphology branch's
+    # similarities collapsed to a constant on the demo data). 0 lets each class be scored by its own
+    # prototypes in the joint stage; negative evidence is learned in the last-layer stage.
+    off_class_weight: float = 0.0
+    own_class_weight: float = 1.0
     # Last activation of the add-on layers: "sigmoid" (reference) or "relu" (sparse, non-negative latents,
     # which make per-lead shares of a match more contrasted).
     addon_activation: str = "sigmoid"
@@ -97,7 +101,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1.7e-4
-    joint_epochs: int = 10
+    joint_epochs: int = 15
     last_layer_epochs: int = 6
     last_layer_lr: float = 1e-2
     fusion_epochs: int = 10

@@ -96,8 +96,10 @@ def test_feature_constant_within_phecode_gives_nan_with_note():
     y = (rng.uniform(size=n) < 0.4).astype(float)
     y[:100] = np.nan              # only units 100.. are analysed
     f[100:] = 2.0                 # constant there
-    feats = pd.DataFrame({"sim_a": f, "sim_b": rng.standard_normal(n)}, index=idx)
     cov = pd.DataFrame({"age": rng.uniform(30, 80, n), "sex": rng.integers(0, 2, n)}, index=idx)
+    feats = pd.DataFrame({"sim_a": f, "sim_b": rng.standard_normal(n), "sim_age": 0.1 * cov["age"] + 3},
+                         index=idx)
     res = PheWAS().fit(feats, pd.DataFrame({"401.1": y}, index=idx), cov).results_.set_index("feature")
     assert np.isnan(res.loc["sim_a", "p"]) and "constant" in res.loc["sim_a", "note"]
+    assert np.isnan(res.loc["sim_age", "p"]) and "covariates" in res.loc["sim_age", "note"]
     assert np.isfinite(res.loc["sim_b", "p"])

@@ -36,6 +36,7 @@ def test_results_are_tidy_and_consistent(fitted):
     cases = s.phenotypes.eq(1).sum()
     assert (r.groupby("phecode")["n_cases"].first() == cases.loc[r["phecode"].unique()]).all()
     assert set(r["method"]) == {"score", "irls"}
+    assert (r.loc[r["q"] < 0.05, "method"] == "irls").all()      # every hit carries an exact fit
 
 
 def test_summary_holds_the_planted_pairs(fitted):

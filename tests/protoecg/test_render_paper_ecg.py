@@ -145,3 +145,17 @@ def test_static_export_is_true_scale_png_and_pdf(tmp_path):
 def test_rejects_non_12_lead_input():
     with pytest.raises(ValueError):
         paper_ecg_figure(np.zeros((3, 1000)), FS)
+
+
+def test_match_figure_puts_query_and_source_side_by_side_at_scale():
+    from protoecg.render.paper_ecg import match_figure
+    q = _ramp_signal()
+    s = _ramp_signal() * 2
+    fig = match_figure(q, s, FS, ["V4", "II"], (7.0, 8.0), (1.0, 1.5), title="t")
+    (qx, qy), _ = _segments(fig.data[0])
+    (sx, sy), _ = _segments(fig.data[1])
+    assert qx[0] == pytest.approx(0.0) and qx[-1] == pytest.approx((0.99) * 25.0)
+    assert sx[0] == pytest.approx(25.0 + 10.0)                      # 1 s of query + 10 mm gap
+    assert sx[-1] - sx[0] == pytest.approx(0.49 * 25.0)
+    k = CANONICAL_LEADS.index("V4")
+    assert sy[0] - qy[0] == pytest.approx((k + 1) * 0.1 * 10.0)     # same baseline, twice the amplitude

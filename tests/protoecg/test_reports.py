@@ -82,3 +82,20 @@ def test_explain_cli_json_and_html(tmp_path, capsys, ptbxl_fixture_dir):
     js = json.loads(capsys.readouterr().out)
     assert set(js) == {"predictions", "evidence", "counterfactual", "timings_ms"}
     assert html.exists() and html.read_text(encoding="utf-8").count("plotly.js v") == 1
+
+
+def test_explain_eval_cli_on_real_fixture_folds(tmp_path, capsys, ptbxl_fixture_dir):
+    import json
+    model = tmp_path / "model"
+    shutil.copytree(tiny_bundle_path(), model)          # explain-eval caches its donor bank in the bundle
+    rc = main(["explain-eval", "--model", str(model), "--ptbxl", str(ptbxl_fixture_dir), "--fold", "10",
+               "--json", "--csv", str(tmp_path / "cases.csv")])
+    assert rc == 0
+    js = json.loads(capsys.readouterr().out)
+    for key in ("validity", "median_seconds", "p95_seconds", "median_fraction_changed", "median_leads_changed",
+                "median_plausibility", "median_plausibility_random", "n_cases", "skipped_no_donor"):
+        assert key in js
+    assert js["n_ecgs"] >= 1 and js["n_cases"] + js["skipped_no_donor"] == 2 * js["n_ecgs"]
+    assert (model / "donor_bank.npz").exists()
+    with (tmp_path / "cases.csv").open() as f:
+        assert sum(1 for _ in f) == js["n_cases"] + 1
