@@ -93,7 +93,10 @@ def main() -> int:
           f"{'MET' if s.median_seconds <= 1 else 'NOT MET'}; model calls median {s.median_model_calls:.0f}")
     print(f"  fraction of the signal changed: median {s.median_fraction_changed:.2%}; target <= 15 %: "
           f"{'MET' if s.median_fraction_changed <= 0.15 else 'NOT MET'}; published prototype-guided 78 % -> "
-          f"{0.78 / s.median_fraction_changed:.0f}x less")
+          + (f"{0.78 / s.median_fraction_changed:.0f}x less" if s.median_fraction_changed > 0 else "n/a"))
+    n_empty = int(((df["n_cells"] == 0) & df["valid"]).sum()) if len(df) else 0
+    if n_empty:
+        print(f"  ({n_empty} case(s) were already on the target side: valid with nothing changed)")
     print(f"  leads changed: median {s.median_leads_changed:.0f}; seconds changed: median {s.median_seconds_changed:.1f}")
     print(f"  plausibility (latent distance to the nearest training ECG; lower = more typical): counterfactual "
           f"{s.median_plausibility:.3f}, original {s.median_plausibility_original:.3f}, random cells of the same "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,8 @@ def run_app(args: argparse.Namespace) -> int:
     print(f"ratings database: {env[DB_ENV]}", flush=True)
     print(f"open http://{shown}:{args.port} in a browser (Ctrl+C stops the app)", flush=True)
     proc = subprocess.Popen(streamlit_command(args.host, args.port, args.max_upload_mb), env=env)
+    # a SIGTERM to this process (a supervisor, `kill`) also stops the server instead of orphaning it
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
     try:
         return proc.wait()
     except KeyboardInterrupt:

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", choices=("to_positive", "to_negative"), default=None,
                    help="counterfactual direction (default: flip the current decision)")
     p.add_argument("--no-counterfactual", action="store_true", help="skip the counterfactual search")
+    p.add_argument("--donors", default=None,
+                   help="PTB-XL-layout directory whose training folds form the counterfactual donor bank "
+                        "(cached in the bundle; default: a cached bank, else the prototypes' source ECGs)")
     p.add_argument("--attributions", action="store_true",
                    help="add Integrated Gradients and Grad-CAM (in --html; JSON lists their summary)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
@@ -93,7 +96,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from protoecg.reports import render_record_html
 
     bundle = _load(args.model)
-    ex = _explainer(bundle, None)
+    ex = _explainer(bundle, args.donors)
     expl = ex.explain(args.record, labels=args.label, counterfactual=not args.no_counterfactual,
                       attributions=args.attributions, direction=args.direction)
     if args.html:

@@ -180,7 +180,9 @@ def run_phewas(args: argparse.Namespace) -> int:
         rec = score_recovery(res, truth, pmap, alpha=pw.config.alpha)
         pd.DataFrame(rec.pop("pairs")).to_csv(out / "recovery.csv", index=False)
         summary.update({k: rec[k] for k in ("sensitivity", "false_discovery_proportion", "n_planted",
-                                            "n_planted_tested", "n_recovered", "n_false_hits")})
+                                            "n_planted_tested", "n_recovered", "n_false_hits",
+                                            "n_null_tests", "nominal_fdr", "expected_false_hits",
+                                            "null_p_below")})
     if pmap:
         from analysis.intraclass import intraclass_test
 
@@ -217,7 +219,9 @@ def run_phewas(args: argparse.Namespace) -> int:
         print(f"{summary['n_tests']} tests, {summary['n_hits']} hits at q<0.05 -> {out}")
         if "sensitivity" in summary:
             print(f"planted associations recovered: {summary['sensitivity']:.2f}; "
-                  f"false discovery proportion {summary['false_discovery_proportion']:.3f}")
+                  f"false discovery proportion {summary['false_discovery_proportion']:.3f} "
+                  f"({summary['n_false_hits']} false hits, {summary['expected_false_hits']:.1f} expected from "
+                  f"uniform null p; BH bounds the expected proportion by {summary['nominal_fdr']:.3f})")
     return 0
 
 

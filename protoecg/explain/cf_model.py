@@ -16,8 +16,15 @@ from .types import CounterfactualResult
 
 
 def prob_to_logit(p: float) -> float:
-    """The logit of a probability threshold (so ``logit >= prob_to_logit(t)`` ⇔ ``sigmoid(logit) >= t``)."""
-    p = float(np.clip(p, 1e-15, 1 - 1e-15))
+    """The logit of a probability threshold (so ``logit >= prob_to_logit(t)`` ⇔ ``sigmoid(logit) >= t``).
+
+    A threshold of 0 (every ECG positive) maps to -inf and 1 to +inf, so such labels can never be
+    flipped to the other side, exactly as the thresholded decision says."""
+    p = float(p)
+    if p <= 0.0:
+        return float("-inf")
+    if p >= 1.0:
+        return float("inf")
     return float(np.log(p) - np.log1p(-p))
 
 

@@ -91,7 +91,7 @@ class CounterfactualResult:
                 "seconds": round(self.seconds, 4), "l1": round(self.l1, 6),
                 "plausibility_original": round(self.plausibility_original, 5),
                 "score_before": round(self.score_before, 4), "score_after": round(self.score_after, 4),
-                "threshold_logit": round(self.threshold_logit, 4), "donor_id": self.donor_id,
+                "threshold_logit": round(self.threshold_logit, 4) if np.isfinite(self.threshold_logit) else None, "donor_id": self.donor_id,
                 "n_scored": int(self.n_scored),
                 "cells": [[c[0], round(c[1], 3), round(c[2], 3)] for c in self.cells]}
 

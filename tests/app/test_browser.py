@@ -92,8 +92,13 @@ def test_case_review_in_chromium(server, tmp_path):
             page.get_by_text("Case feedback for 00001_lr").wait_for()
             if os.environ.get("PROTOECG_E2E_MODEL") is None:  # the tiny model is a demo model
                 page.get_by_text("generated ECGs — a demonstration, not a diagnostic").first.wait_for()
+            # explain a morphology label: its prototypes match local windows, drawn on the sheet
+            page.get_by_role("combobox", name="Explain label").click()
+            page.keyboard.type("IMI — inferior")
+            page.keyboard.press("Enter")
+            page.get_by_text("00001_lr: matched windows for IMI").wait_for()
             page.locator(".js-plotly-plot").first.wait_for()
-            time.sleep(1.5)  # let the Plotly figures finish drawing
+            time.sleep(2)  # let the Plotly figures finish drawing
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
 

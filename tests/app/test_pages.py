@@ -168,7 +168,8 @@ def test_case_review_ptbxl_example_end_to_end(app_env):
     code = next(o.split(" — ")[0] for o in labels.options if o.split(" — ")[0] != first)
     labels.set_value(code).run()
     assert not at.exception
-    assert code in _texts(at)
+    evidence = [m.value for m in at.markdown if m.value.startswith("**Prototype ")]
+    assert 1 <= len(evidence) <= 3 and all("similarity" in e and "contribution" in e for e in evidence)
     shown = {m.label for m in at.metric}
     assert {"Heart rate", "PR", "QRS", "QT", "QTc (Bazett)"} <= shown
     assert {"Valid", "Leads changed", "Signal changed", "Model calls"} <= shown  # counterfactual metrics
