@@ -20,8 +20,8 @@ by ``alpha * m0 / m`` (``nominal_fdr``: null tests over tests, ~0.049 on the dem
 tests are null), not its value on one data set; with ~5 false hits expected per scan the proportion
 scatters around that (demo seeds 0-9: 2-11 %). Whether the p-values behind it are honest is checked
 directly: ``null_p_below`` holds the fraction of null tests with p below 0.05 / 0.01 / 0.001 (uniform
-p-values give those fractions), and ``expected_false_hits`` = null tests x the BH p-value threshold of
-this scan, to set against ``n_false_hits``.
+p-values give those fractions), and ``expected_false_hits`` = ``nominal_fdr`` x hits (BH's identity
+E[false hits / hits] = alpha m0/m for independent uniform null p-values), to set against ``n_false_hits``.
 """
 from __future__ import annotations
 
@@ -96,11 +96,10 @@ def score_recovery(results: pd.DataFrame, truth: pd.DataFrame, prototype_class: 
     n_hits = len(hits)
     n_tests = int(results["p"].notna().sum())
     null_p = results.loc[~results["phecode"].astype(str).map(related_code).astype(bool), "p"].dropna()
-    threshold = float(hits["p"].max()) if n_hits else 0.0
     return {"n_tests": int(results["q"].notna().sum()), "n_hits": int(n_hits),
             "n_null_tests": int(len(null_p)),
             "nominal_fdr": float(alpha * len(null_p) / n_tests) if n_tests else float("nan"),
-            "expected_false_hits": float(len(null_p) * threshold),
+            "expected_false_hits": float(alpha * len(null_p) / n_tests * n_hits) if n_tests else 0.0,
             "null_p_below": {str(t): float((null_p < t).mean()) if len(null_p) else float("nan")
                              for t in (0.05, 0.01, 0.001)},
             "n_planted": int(len(planted)), "n_planted_tested": int(n_tested), "n_recovered": int(n_rec),

@@ -220,8 +220,8 @@ def run_phewas(args: argparse.Namespace) -> int:
         if "sensitivity" in summary:
             print(f"planted associations recovered: {summary['sensitivity']:.2f}; "
                   f"false discovery proportion {summary['false_discovery_proportion']:.3f} "
-                  f"({summary['n_false_hits']} false hits, {summary['expected_false_hits']:.1f} expected from "
-                  f"uniform null p; BH bounds the expected proportion by {summary['nominal_fdr']:.3f})")
+                  f"({summary['n_false_hits']} false hits; BH bounds the expected proportion by "
+                  f"{summary['nominal_fdr']:.3f}, i.e. {summary['expected_false_hits']:.1f} of these hits)")
     return 0
 
 
