@@ -47,7 +47,7 @@ from analysis import plots  # noqa: E402 - only needed once there is something t
 t = res.table
 demo = ctx.bundle is not None and ctx.bundle.is_demo
 note = "demo data: generated ECGs and diagnoses, not patients" if demo else None
-st.caption(f"{len(t):,} tests from `{res.source}`." + (" " + note.capitalize() + "." if note else ""))
+st.caption(f"{len(t):,} tests from `{res.source}`." + (f" {note[0].upper()}{note[1:]}." if note else ""))
 n_sig = int(t["bonferroni"].sum()) if "bonferroni" in t.columns else None
 n_q = int((t["q"] < 0.05).sum()) if "q" in t.columns else None
 c = st.columns(4)
@@ -62,9 +62,10 @@ with tab_m:
 with tab_v:
     st.plotly_chart(plots.volcano(t, note=note), key="ph_volcano")
 with tab_p:
-    feats = sorted(t["feature"].unique())
-    protos = [f for f in feats if str(f).startswith("sim_")] or feats
-    feat = st.selectbox("Feature (prototype similarity)", protos, key="ph_feature")
+    best_p = t.groupby("feature")["p"].min().sort_values()  # strongest association first
+    protos = [f for f in best_p.index if str(f).startswith("sim_")] or list(best_p.index)
+    feat = st.selectbox("Feature (prototype similarity, strongest association first)", protos,
+                        key="ph_feature")
     sub = t[t["feature"] == feat].sort_values("p")
     if ctx.bundle is not None and str(feat).startswith("sim_"):
         ptable = ctx.bundle.prototypes

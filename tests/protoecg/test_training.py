@@ -113,7 +113,7 @@ def test_fit_resumes_mid_stage(tmp_path):
 
     def spec():
         return StageSpec("s", 4, 0.01, 0.0, 10, 8, 32, list(lin.parameters()), loss,
-                         lambda: -float(((lin(x) - y) ** 2).mean()))
+                         lambda: -float(((lin(x) - y) ** 2).mean().detach()))
 
     with pytest.raises(KeyboardInterrupt):
         fit(spec(), lin, tmp_path, ddp.DistInfo(), seed=0, progress=False)
