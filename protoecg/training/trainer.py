@@ -21,7 +21,6 @@ from torch import nn
 from data_access.errors import ECGDataError
 from data_access.ptbxl import PTBXLData, branch_of
 
-from .. import bundle as bundle_mod
 from ..model import build_model
 from ..model.network import ProtoECGNet
 from ..projection import project_prototypes, uniqueness

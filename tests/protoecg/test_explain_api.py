@@ -137,6 +137,9 @@ def test_both_directions_on_generated_demo_ecgs(bundle, explainer):
     assert summary.validity == pytest.approx(df["valid"].mean())
     assert 0.0 <= summary.median_fraction_changed <= 1.0
     assert summary.validity >= 0.5      # a tiny one-minute model; the demo model's figures are in bench/
+    # every searched case started on the other side: a valid counterfactual changed something
+    assert ((df["n_cells"] > 0) | ~df["valid"]).all()
+    assert summary.n_cases + summary.skipped_no_donor == 2 * summary.n_ecgs
     assert summary.median_plausibility_random == summary.median_plausibility_random   # computed, not NaN
 
 

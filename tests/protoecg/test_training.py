@@ -129,3 +129,27 @@ def test_training_rejects_empty_validation_fold():
     data = make_toy_ptbxl(30, seed=0, folds=(1, 2, 3))
     with pytest.raises(TrainingDataError, match="validation"):
         train(data, preset("tiny"), "/tmp/never-created-protoecg-run", progress=False)
+
+
+def test_joint_loss_ignores_classes_without_training_positives():
+    from data_access.ptbxl import branch_of, codes
+    from protoecg.model import build_model
+    from protoecg.training.stages import SplitArrays, joint_stage
+
+    torch.manual_seed(0)
+    data = make_toy_ptbxl(40, seed=4)
+    cfg = preset("tiny")
+    model = build_model(cfg.model, codes(), branch_of())
+    arrays = SplitArrays(data.signals, data.labels, data.ecg_ids, data.signals[:8], data.labels[:8])
+    spec = joint_stage(model, model, arrays, cfg)
+    model.eval()                                             # batch norm fixed: the loss is deterministic
+    idx = np.arange(16)
+    layer = model.branch("rhythm").last_layer
+    local = {c: k for k, c in enumerate(model.proto_codes("rhythm"))}   # tiny: one prototype per class
+    base = spec.batch_loss(idx).item()
+    with torch.no_grad():
+        layer.weight[local["SARRH"]] += 3.0                   # SARRH never occurs in the toy data
+    assert spec.batch_loss(idx).item() == pytest.approx(base, abs=1e-6)
+    with torch.no_grad():
+        layer.weight[local["AFIB"]] += 3.0                    # AFIB does
+    assert spec.batch_loss(idx).item() != pytest.approx(base, abs=1e-4)

@@ -1,4 +1,4 @@
-"""torchrun with 2 CPU processes (gloo): the joint stage runs under DistributedDataParallel."""
+"""torchrun with 2 CPU processes (gloo): the joint stage runs under DistributedDataParallel (~15 s)."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,6 @@ from protoecg.bundle import load_bundle
 from protoecg.training.toydata import make_toy_ptbxl, write_ptbxl_dir
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     cli = Path(sys.executable).parent / "protoecg"
