@@ -114,17 +114,18 @@ def test_counterfactual_is_model_faithful_and_metrics_are_consistent(bundle, exp
 
 
 def test_without_a_donor_the_counterfactual_is_reported_invalid(bundle, ptbxl_fixture_dir):
-    from protoecg.explain.donors import bank_from_bundle
-    ex = Explainer(bundle)            # bank = the few prototype source ECGs only
-    bank = bank_from_bundle(bundle)
+    from protoecg.explain.donors import DonorBank, bank_from_bundle
+    bank = bank_from_bundle(bundle)                  # the prototypes' source ECGs
     assert len(bank) == len(bundle.source_ids)
-    x = ex.explain(_ptbxl_record(ptbxl_fixture_dir, 1), counterfactual=False).signal
+    x = Explainer(bundle, bank=bank).explain(_ptbxl_record(ptbxl_fixture_dir, 1), counterfactual=False).signal
     logits = bundle.predict(x).logits[0]
     thr = np.array([prob_to_logit(t) for t in bundle.thresholds])
-    lacking = [c for j, c in enumerate(bundle.codes)
-               if logits[j] < thr[j] and not (bank.logits[:, j] >= thr[j]).any()]
-    assert lacking, "expected some label without any positive donor among the prototype sources"
-    cf = ex.explain(x, counterfactual=True, cf_label=lacking[0]).counterfactual
+    j = next(j for j in range(len(thr)) if logits[j] < thr[j] and (bank.logits[:, j] < thr[j]).any())
+    keep = bank.logits[:, j] < thr[j]                # a bank holding no ECG on the positive side of label j
+    sub = DonorBank(bank.signals[keep], tuple(np.array(bank.ids)[keep]), bank.logits[keep], bank.latents[keep],
+                    None, "negatives only")
+    cf = Explainer(bundle, bank=sub).explain(x, counterfactual=True, cf_label=bundle.codes[j]).counterfactual
+    assert cf.direction == "to_positive"
     assert not cf.valid and cf.cells == () and cf.donor_id.startswith("none") and cf.model_calls == 1
 
 
