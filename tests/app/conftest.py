@@ -52,3 +52,16 @@ def app_env(tiny_bundle_dir, demo_data_dir, tmp_path, monkeypatch) -> dict[str, 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 PAGES = APP_DIR / "views"
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's script runner installs each page it runs as ``sys.modules['__main__']`` and AppTest
+    does not put the original back. Later tests that start processes with the ``spawn`` method (the demo
+    generator's worker pool) would then re-run a page script in every child, so restore it."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
