@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+# The model's metrics serve the analysis too: one AUROC and one bootstrap in the project.
+from protoecg.evaluation import auroc, bootstrap_ci  # noqa: F401  (auroc is re-exported)
+
 LN10 = float(np.log(10.0))
 
 
@@ -41,33 +44,8 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def auroc(y: np.ndarray, score: np.ndarray) -> float:
-    """Rank-based (Mann-Whitney) AUROC with ties counted as one half; NaN if a class is absent."""
-    y = np.asarray(y).astype(bool)
-    score = np.asarray(score, dtype=float)
-    n1 = int(y.sum())
-    n0 = int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = stats.rankdata(score)
-    return float((ranks[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
-
-
 def bootstrap_auroc_ci(y: np.ndarray, score: np.ndarray, n_boot: int = 500, level: float = 0.95,
                        seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the AUROC, resampling units with replacement."""
-    y = np.asarray(y).astype(bool)
-    score = np.asarray(score, dtype=float)
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    vals = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        a = auroc(y[idx], score[idx])
-        if np.isfinite(a):
-            vals.append(a)
-    if not vals:
-        return float("nan"), float("nan")
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
+    """Percentile bootstrap CI of the AUROC, resampling units with replacement (one score column)."""
+    return bootstrap_ci(np.asarray(y), np.asarray(score, dtype=float), metric=auroc, n_boot=n_boot,
+                        alpha=1.0 - level, seed=seed)
