@@ -13,13 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-MODEL_ENV = "PROTOECG_APP_MODEL"
-DB_ENV = "PROTOECG_APP_DB"
-MAX_UPLOAD_ENV = "PROTOECG_APP_MAX_UPLOAD_MB"
-DATA_ENV = "PROTOECG_APP_DATA"
-RESULTS_ENV = "PROTOECG_APP_RESULTS"
-SURVIVAL_ENV = "PROTOECG_APP_SURVIVAL"
-DEFAULT_MAX_UPLOAD_MB = 10
+from protoecg.review.app_env import (  # noqa: F401  (re-exported for the app and tests)
+    DATA_ENV, DB_ENV, DEFAULT_MAX_UPLOAD_MB, MAX_UPLOAD_ENV, MODEL_ENV, RESULTS_ENV, SURVIVAL_ENV,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
