@@ -128,13 +128,20 @@ def _require_text(name: str, value: object) -> None:
 
 _META = sa.MetaData()
 
+
+def _submission_columns() -> list[sa.Column]:
+    """Columns every submission table shares: who, when, which model, and the idempotency key."""
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("submission_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reviewer", sa.String(200), nullable=False),
+        sa.Column("model_id", sa.String(500), nullable=False),
+    ]
+
 PROTOTYPE_RATINGS = sa.Table(
     "prototype_ratings", _META,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("submission_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("reviewer", sa.String(200), nullable=False),
-    sa.Column("model_id", sa.String(500), nullable=False),
+    *_submission_columns(),
     sa.Column("prototype_id", sa.String(100), nullable=False),
     sa.Column("branch", sa.String(32), nullable=False),
     sa.Column("class_code", sa.String(32), nullable=False),
@@ -151,11 +158,7 @@ PROTOTYPE_RATINGS = sa.Table(
 
 CASE_FEEDBACK = sa.Table(
     "case_feedback", _META,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("submission_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("reviewer", sa.String(200), nullable=False),
-    sa.Column("model_id", sa.String(500), nullable=False),
+    *_submission_columns(),
     sa.Column("record_id", sa.String(300), nullable=False),
     sa.Column("record_source", sa.String(32), nullable=False),
     sa.Column("label", sa.String(32), nullable=True),
