@@ -5,7 +5,7 @@ stored, so a resubmission of the same form after an error never creates a second
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -40,6 +40,20 @@ def _save(store: RatingsStore, item: PrototypeRating | CaseFeedback, form_key: s
     return True
 
 
+def _submit(store: RatingsStore, form_key: str, reviewer: str,
+            build: Callable[[], PrototypeRating | CaseFeedback]) -> bool:
+    """The common end of both forms: require a reviewer, validate the submission, store it."""
+    if not reviewer:
+        st.error("Not saved: enter your name as reviewer.")
+        return False
+    try:
+        item = build()
+    except RatingError as exc:
+        st.error(f"Not saved: {exc}")
+        return False
+    return _save(store, item, form_key)
+
+
 def prototype_rating_form(store: RatingsStore, model_id: str, prototype_id: str, branch: str,
                           class_code: str, class_choices: Sequence[str]) -> None:
     """Accurate yes/no (+ suggested class), representativeness 1-5, clarity 1-5, comment, flags."""
@@ -61,22 +75,13 @@ def prototype_rating_form(store: RatingsStore, model_id: str, prototype_id: str,
         best = c1.checkbox("Best prototype of this class", key=f"{form_key}_best")
         bad = c2.checkbox("Bad prototype (should be removed)", key=f"{form_key}_bad")
         submitted = st.form_submit_button("Submit rating")
-    if not submitted:
-        return
-    if not reviewer:
-        st.error("Not saved: enter your name as reviewer.")
-        return
-    try:
-        item = PrototypeRating(
+    if submitted:
+        _submit(store, form_key, reviewer, lambda: PrototypeRating(
             reviewer=reviewer, model_id=model_id, prototype_id=str(prototype_id), branch=branch,
             class_code=class_code, accurate=accurate == "yes",
             suggested_class=None if accurate == "yes" or suggested == "(none)" else suggested,
             representativeness=int(rep), clarity=int(clarity), comment=comment.strip(),
-            best=bool(best), bad=bool(bad), submission_id=_submission_id(form_key))
-    except RatingError as exc:
-        st.error(f"Not saved: {exc}")
-        return
-    _save(store, item, form_key)
+            best=bool(best), bad=bool(bad), submission_id=_submission_id(form_key)))
 
 
 def case_feedback_form(store: RatingsStore, model_id: str, record_id: str, record_source: str,
@@ -96,18 +101,9 @@ def case_feedback_form(store: RatingsStore, model_id: str, record_id: str, recor
                            key=f"{form_key}_useful")
         comment = st.text_area("Comment", key=f"{form_key}_comment")
         submitted = st.form_submit_button("Submit case feedback")
-    if not submitted:
-        return
-    if not reviewer:
-        st.error("Not saved: enter your name as reviewer.")
-        return
-    try:
-        item = CaseFeedback(
+    if submitted:
+        _submit(store, form_key, reviewer, lambda: CaseFeedback(
             reviewer=reviewer, model_id=model_id, record_id=record_id, record_source=record_source,
             agrees=agrees, explanation_useful=int(useful), label=label,
             missing_labels=";".join(missing), wrong_labels=";".join(wrong),
-            comment=comment.strip(), submission_id=_submission_id(form_key))
-    except RatingError as exc:
-        st.error(f"Not saved: {exc}")
-        return
-    _save(store, item, form_key)
+            comment=comment.strip(), submission_id=_submission_id(form_key)))

@@ -80,9 +80,7 @@ class PrototypeRating:
         _require_text("prototype_id", self.prototype_id)
         _require_text("submission_id", self.submission_id)
         for name in ("representativeness", "clarity"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
-                raise RatingError(f"{name} must be a whole number from 1 to 5, got {v!r}")
+            _require_score(name, getattr(self, name))
         if self.accurate and self.suggested_class:
             raise RatingError("a suggested alternative class is only given when the prototype is "
                               "rated not accurate")
@@ -116,9 +114,13 @@ class CaseFeedback:
         _require_text("submission_id", self.submission_id)
         if self.agrees not in ("yes", "partly", "no"):
             raise RatingError(f"agrees must be 'yes', 'partly' or 'no', got {self.agrees!r}")
-        v = self.explanation_useful
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
-            raise RatingError(f"explanation_useful must be a whole number from 1 to 5, got {v!r}")
+        _require_score("explanation_useful", self.explanation_useful)
+
+
+def _require_score(name: str, value: object) -> None:
+    """A 1-5 rating scale value: a whole number (not a bool) from 1 to 5."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise RatingError(f"{name} must be a whole number from 1 to 5, got {value!r}")
 
 
 def _require_text(name: str, value: object) -> None:
