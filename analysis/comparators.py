@@ -44,6 +44,18 @@ DEFAULT_CONCEPT_RULES: dict[str, str] = {
     "normal_ecg": r"^normal ecg",
 }
 
+#: machine-statement concept -> the PTB-XL statement(s) it names (used to tie concepts to ECG signatures
+#: when scoring recovery of planted truth; ``infarct`` is broader than IMI and names every infarct code).
+CONCEPT_CODES: dict[str, tuple[str, ...]] = {
+    "atrial_fibrillation": ("AFIB",), "atrial_flutter": ("AFLT",), "sinus_rhythm": ("SR",),
+    "sinus_tachycardia": ("STACH",), "sinus_bradycardia": ("SBRAD",), "first_degree_av_block": ("1AVB",),
+    "left_bundle_branch_block": ("CLBBB", "ILBBB"), "right_bundle_branch_block": ("CRBBB", "IRBBB"),
+    "left_anterior_fascicular_block": ("LAFB",), "left_ventricular_hypertrophy": ("LVH",),
+    "low_voltage": ("LVOLT",), "prolonged_qt": ("LNGQT",), "pvc": ("PVC",), "paced_rhythm": ("PACE",),
+    "infarct": ("IMI", "AMI", "ASMI", "ALMI", "ILMI", "IPLMI", "IPMI", "LMI", "PMI"),
+    "normal_ecg": ("NORM",),
+}
+
 _NEGATION = re.compile(r"^\s*(?:no|not|without)\b|\b(?:absent|ruled out|no longer)\b")
 _REPORT_COL = re.compile(r"^report_\d+$")
 

@@ -4,7 +4,7 @@ The reference study observed that classes whose prototypes disagree in significa
 prototypes significant, others not) have prototypes that lie further apart. This module tests that:
 
 1. For each class with >= 2 prototypes and each phecode where at least one of its prototypes is
-   significant (q < alpha), the (class, phecode) pair is *mixed* if some of its prototypes are not
+   significant (a hit: the scan's ``hit`` column, else q < alpha), the (class, phecode) pair is *mixed* if some of its prototypes are not
    significant, otherwise *concordant*.
 2. A class is *mixed* if it has at least one mixed pair, *concordant* if it has significant pairs and all
    are concordant (classes with no significant prototype are left out).
@@ -53,7 +53,7 @@ def intraclass_test(results: pd.DataFrame, prototype_class: dict[str, str],
     """
     r = results[results["feature"].isin(prototype_class.keys())].copy()
     r["class"] = r["feature"].map(prototype_class)
-    r["sig"] = r["q"] < alpha
+    r["sig"] = r["hit"].astype(bool) if "hit" in r.columns else r["q"] < alpha
     g = r.groupby(["class", "phecode"])["sig"].agg(["size", "sum"]).reset_index()
     g.columns = ["class", "phecode", "n_prototypes", "n_significant"]
     g = g[(g["n_prototypes"] >= 2) & (g["n_significant"] >= 1)]

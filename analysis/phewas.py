@@ -13,6 +13,10 @@ How the ~10^6 regressions are made fast (see :mod:`analysis._irls`):
    (``refit='hits'``), or for every pair (``refit='all'``), giving the maximum-likelihood beta, SE,
    Wald p (the reported ``p``; identical to ``statsmodels.Logit``) and a likelihood-ratio p.
 
+Multiple testing (:mod:`analysis.fdr`): ``q`` is Benjamini-Hochberg over all tests; ``q_phecode`` is BH over
+phecodes of each phecode's Simes p-value; ``q_hier`` is the two-stage (phecode, then feature) adjusted
+value. ``hit`` is ``q_hier < alpha`` by default (``fdr='hierarchical'``) or ``q < alpha`` (``fdr='bh'``).
+
 Pairs that are not refitted keep the score p (``method='score'``) with a one-step estimate
 ``beta = U/V`` and ``se = 1/sqrt(V)`` (on the per-SD scale), which is accurate for small effects. BH q-values
 are computed across all tests; ``bonferroni`` flags p < alpha / n_tests. Non-converged or separated fits
@@ -30,6 +34,8 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from analysis import _irls
+from analysis.fdr import METHODS as FDR_METHODS
+from analysis.fdr import hierarchical_qvalues
 from analysis.stats_utils import LN10, bh_qvalues, log10_p_chi2, log10_p_wald
 from data_access.errors import ECGDataError
 
@@ -38,7 +44,7 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = [
     "feature", "feature_kind", "phecode", "description", "category", "n_cases", "n_controls",
     "beta", "se", "odds_ratio", "or_ci_low", "or_ci_high", "p", "log10_p", "q", "bonferroni",
-    "p_score", "p_wald", "p_lrt", "converged", "method", "note",
+    "q_phecode", "q_hier", "hit", "p_score", "p_wald", "p_lrt", "converged", "method", "note",
 ]
 
 _KIND_PREFIXES = (("sim_", "prototype"), ("prob_", "class_probability"), ("logit_", "branch_logit"),
@@ -71,6 +77,7 @@ class PheWASConfig:
     max_iter: int = 50
     block_size: int = 32
     refit_chunk: int = 256
+    fdr: str = "hierarchical"   # which adjusted value decides ``hit``: "hierarchical" (q_hier) or "bh" (q)
 
 
 class PheWAS:
@@ -86,12 +93,14 @@ class PheWAS:
     def __init__(self, min_cases: int = 20, min_controls: int = 20, screen_p: float = 1e-3,
                  refit: str = "hits", covariates: Sequence[str] = ("age", "sex"), alpha: float = 0.05,
                  tol: float = 1e-8, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 256,
-                 progress: bool = False) -> None:
+                 fdr: str = "hierarchical", progress: bool = False) -> None:
         if refit not in ("hits", "all"):
             raise ValueError("refit must be 'hits' or 'all'")
+        if fdr not in FDR_METHODS:
+            raise ValueError(f"fdr must be one of {FDR_METHODS}, got {fdr!r}")
         self.config = PheWASConfig(min_cases, min_controls, float(screen_p), refit, tuple(covariates),
                                    float(alpha), float(tol), int(max_iter), int(block_size),
-                                   int(refit_chunk))
+                                   int(refit_chunk), fdr)
         self.progress = progress
 
     # ------------------------------------------------------------------ inputs
@@ -305,7 +314,13 @@ class PheWAS:
         res["p"] = np.power(10.0, res["log10_p"])
         for col in ("score", "wald", "lrt"):
             res[f"p_{col}"] = np.power(10.0, res.pop(f"log10_p_{col}"))
-        res["q"] = bh_qvalues(_p_for_bh(res["log10_p"].to_numpy()))
+        p_ranked = _p_for_bh(res["log10_p"].to_numpy())
+        res["q"] = bh_qvalues(p_ranked)
+        hq = hierarchical_qvalues(pd.DataFrame({"p": p_ranked, "phecode": res["phecode"].to_numpy()}))
+        res["q_phecode"] = hq["q_phecode"].to_numpy()
+        res["q_hier"] = hq["q_hier"].to_numpy()
+        decide = res["q_hier"] if cfg.fdr == "hierarchical" else res["q"]
+        res["hit"] = (decide < cfg.alpha).to_numpy()
         n_tests = int(res["log10_p"].notna().sum())
         res["bonferroni"] = res["log10_p"] < np.log10(cfg.alpha / max(n_tests, 1))
         z = stats.norm.ppf(0.975)
@@ -321,16 +336,17 @@ class PheWAS:
         res["converged"] = res["converged"].astype(bool)
         self.results_ = res[RESULT_COLUMNS].reset_index(drop=True)
         self.n_tests_ = n_tests
-        self.n_hits_ = int((res["q"] < cfg.alpha).sum())
-        log.info("PheWAS: %d tests, %d hits at q < %.2f (%d refitted)", n_tests, self.n_hits_, cfg.alpha,
-                 int((res["method"] == "irls").sum()))
+        self.n_hits_ = int(res["hit"].sum())
+        self.n_phecodes_selected_ = int(res.loc[res["q_phecode"] < cfg.alpha, "phecode"].nunique())
+        log.info("PheWAS: %d tests, %d hits (%s FDR < %.2f; %d phecodes selected; %d refitted)", n_tests,
+                 self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, int((res["method"] == "irls").sum()))
 
     # ------------------------------------------------------------------ views
     @property
     def summary(self) -> pd.DataFrame:
-        """Hits (q < alpha) sorted by p, the table a researcher reads first."""
+        """Hits (``hit``: the configured FDR procedure at ``alpha``) sorted by p, the table read first."""
         r = self._check()
-        return r[r["q"] < self.config.alpha].sort_values("log10_p").reset_index(drop=True)
+        return r[r["hit"]].sort_values("log10_p").reset_index(drop=True)
 
     def _check(self) -> pd.DataFrame:
         if not hasattr(self, "results_"):

@@ -47,25 +47,34 @@ def manhattan(results: pd.DataFrame, alpha: float = 0.05, feature_kinds: list[st
     n_tests = int(results["log10_p"].notna().sum())
     fig.add_hline(y=-np.log10(alpha / max(n_tests, 1)), line_dash="dash", line_color="red",
                   annotation_text="Bonferroni")
-    sig = results[results["q"] < alpha]
+    sig = results[_hits(results, alpha)]
     if len(sig):
         fig.add_hline(y=float(-sig["log10_p"].max()), line_dash="dot", line_color="orange",
-                      annotation_text=f"BH q<{alpha}")
+                      annotation_text=f"weakest hit ({_rule(results, alpha)})")
     fig.update_layout(title=_title("PheWAS Manhattan plot", note), xaxis_title="phecode (by category)",
                       yaxis_title="-log10 p", xaxis={"showticklabels": False}, legend_title="category")
     return fig
 
 
+def _hits(results: pd.DataFrame, alpha: float) -> pd.Series:
+    return results["hit"].astype(bool) if "hit" in results.columns else results["q"] < alpha
+
+
+def _rule(results: pd.DataFrame, alpha: float) -> str:
+    return f"hierarchical FDR < {alpha:g}" if "hit" in results.columns else f"BH q < {alpha:g}"
+
+
 def volcano(results: pd.DataFrame, alpha: float = 0.05, note: str | None = None,
             max_points: int = 50_000) -> go.Figure:
-    """log odds ratio per SD against -log10 p, hits (q < alpha) highlighted."""
+    """log odds ratio per SD against -log10 p, hits (the ``hit`` column, else BH q < alpha) highlighted."""
     r = results[np.isfinite(results["log10_p"]) & np.isfinite(results["beta"])]
     if len(r) > max_points:
         r = pd.concat([r.nsmallest(max_points // 2, "log10_p"),
                        r.sample(max_points // 2, random_state=0)]).drop_duplicates()
     fig = go.Figure()
-    for label, grp, color in (("q ≥ %.2g" % alpha, r[~(r["q"] < alpha)], "lightgray"),
-                              ("q < %.2g" % alpha, r[r["q"] < alpha], "crimson")):
+    hit = _hits(r, alpha)
+    for label, grp, color in (("not a hit", r[~hit], "lightgray"),
+                              (f"hit ({_rule(r, alpha)})", r[hit], "crimson")):
         fig.add_trace(go.Scattergl(x=grp["beta"], y=_neglog10p(grp), mode="markers", name=label,
                                    marker={"color": color, "size": 5},
                                    text=[f"{f} / {p} {d}" for f, p, d in

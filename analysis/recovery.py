@@ -5,23 +5,28 @@ Rule (also in the README):
 * A planted pair is a ``ground_truth.csv`` row with ``planted`` true: an ECG signature ``S`` (a PTB-XL code
   such as ``AFIB``) and a phecode ``P``.
 * Features *tied* to ``S``: the class probability ``prob_S``, branch logits ``logit_<branch>_S``, every
-  prototype of class ``S`` (``sim_<id>``, from the prototype table) and the class aggregates
-  ``agg_mean_S`` / ``agg_max_S``.
-* The pair is *recovered* if any tied feature has q < alpha for ``P`` or for a child of ``P`` (a phecode
+  prototype of class ``S`` (``sim_<id>``, from the prototype table), the class aggregates
+  ``agg_mean_S`` / ``agg_max_S`` and the machine-statement concepts that name ``S``
+  (:data:`analysis.comparators.CONCEPT_CODES`, e.g. ``concept_low_voltage`` for ``LVOLT``).
+* The pair is *recovered* if any tied feature is a hit for ``P`` or for a child of ``P`` (a phecode
   that extends it, e.g. 427.21 under 427.2). Sensitivity = recovered / planted pairs whose phecode (or a
   child) was tested.
-* A hit (any feature, q < alpha) is *false* if its phecode is neither a planted phecode nor a child or
+* A hit (any feature; the results' ``hit`` column, i.e. the FDR procedure the scan was run with, or
+  BH q < alpha for tables without one) is *false* if its phecode is neither a planted phecode nor a child or
   parent of one (a null diagnosis); false discovery proportion = false hits / hits. Every (feature,
   phecode) test counts once, as BH counts it (a parent phecode whose cases are exactly its child's is a
   second, identical test, for planted and null phecodes alike).
 
-What to expect of the false discovery proportion: Benjamini-Hochberg at ``alpha`` bounds its *expectation*
+What to expect of the false discovery proportion: with plain BH over all tests (``fdr='bh'``), Benjamini-Hochberg
+at ``alpha`` bounds its *expectation*
 by ``alpha * m0 / m`` (``nominal_fdr``: null tests over tests, ~0.049 on the demo data where ~97 % of the
 tests are null), not its value on one data set; with ~5 false hits expected per scan the proportion
 scatters around that (demo seeds 0-9: 2-11 %). Whether the p-values behind it are honest is checked
 directly: ``null_p_below`` holds the fraction of null tests with p below 0.05 / 0.01 / 0.001 (uniform
 p-values give those fractions), and ``expected_false_hits`` = ``nominal_fdr`` x hits (BH's identity
 E[false hits / hits] = alpha m0/m for independent uniform null p-values), to set against ``n_false_hits``.
+The default hierarchical procedure (:mod:`analysis.fdr`) controls the share of *phecodes* selected by
+mistake (``n_false_phecodes`` of ``n_phecodes_hit``), so a chance phecode brings a few hits, not a cluster.
 """
 from __future__ import annotations
 
@@ -59,14 +64,25 @@ def read_ground_truth(path: str | Path, phecode_version: str | None = None) -> p
 
 
 def tied_features(signature: str, features: list[str], prototype_class: dict[str, str]) -> list[str]:
+    from analysis.comparators import CONCEPT_CODES
+
     s = str(signature)
     out = []
     for f in features:
         if f in (f"prob_{s}", f"agg_mean_{s}", f"agg_max_{s}") or prototype_class.get(f) == s:
             out.append(f)
+        elif f.startswith("concept_") and s in CONCEPT_CODES.get(f[len("concept_"):], ()):
+            out.append(f)
         elif f.startswith("logit_") and f.endswith(f"_{s}") and f.count("_") >= 2:
             out.append(f)
     return out
+
+
+def is_hit(results: pd.DataFrame, alpha: float = 0.05) -> pd.Series:
+    """The scan's own ``hit`` column when it has one (the FDR procedure it was run with), else BH q < alpha."""
+    if "hit" in results.columns:
+        return results["hit"].astype(bool)
+    return results["q"] < alpha
 
 
 def score_recovery(results: pd.DataFrame, truth: pd.DataFrame, prototype_class: dict[str, str] | None = None,
@@ -76,7 +92,7 @@ def score_recovery(results: pd.DataFrame, truth: pd.DataFrame, prototype_class: 
     planted = truth[truth["planted"]]
     feats = list(results["feature"].unique())
     tested = results["phecode"].astype(str).unique()
-    hits = results[results["q"] < alpha]
+    hits = results[is_hit(results, alpha)]
     hit_codes = hits["phecode"].astype(str).to_numpy()
     n_rec = n_tested = 0
     per_pair = []
@@ -105,5 +121,7 @@ def score_recovery(results: pd.DataFrame, truth: pd.DataFrame, prototype_class: 
             "n_planted": int(len(planted)), "n_planted_tested": int(n_tested), "n_recovered": int(n_rec),
             "sensitivity": (n_rec / n_tested) if n_tested else float("nan"),
             "n_false_hits": int((~related).sum()),
+            "n_phecodes_hit": int(len(set(hit_codes))),
+            "n_false_phecodes": int(len({c for c, r in zip(hit_codes, related) if not r})),
             "false_discovery_proportion": float((~related).sum() / n_hits) if n_hits else 0.0,
             "pairs": per_pair}

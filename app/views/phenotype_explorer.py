@@ -49,11 +49,14 @@ demo = ctx.bundle is not None and ctx.bundle.is_demo
 note = "demo data: generated ECGs and diagnoses, not patients" if demo else None
 st.caption(f"{len(t):,} tests from `{res.source}`." + (f" {note[0].upper()}{note[1:]}." if note else ""))
 n_sig = int(t["bonferroni"].sum()) if "bonferroni" in t.columns else None
-n_q = int((t["q"] < 0.05).sum()) if "q" in t.columns else None
+if "hit" in t.columns:
+    n_q, q_label = int(t["hit"].sum()), "Hits (hierarchical FDR < 0.05)"
+else:
+    n_q, q_label = (int((t["q"] < 0.05).sum()) if "q" in t.columns else None), "q < 0.05 (BH)"
 c = st.columns(4)
 c[0].metric("Tests", f"{len(t):,}")
 c[1].metric("Phecodes", f"{t['phecode'].nunique():,}")
-c[2].metric("q < 0.05 (BH)", "—" if n_q is None else f"{n_q:,}")
+c[2].metric(q_label, "—" if n_q is None else f"{n_q:,}")
 c[3].metric("Bonferroni-significant", "—" if n_sig is None else f"{n_sig:,}")
 
 tab_m, tab_v, tab_p, tab_km = st.tabs(["Manhattan", "Volcano", "Per prototype", "Kaplan–Meier"])
@@ -75,7 +78,7 @@ with tab_p:
             st.caption(f"Prototype {r['prototype_id']}: class {r['class']} ({r['branch']} branch), source "
                        f"ECG {r['source_ecg_id']}; see it in the prototype gallery.")
     cols = [col for col in ("phecode", "description", "category", "n_cases", "n_controls", "odds_ratio",
-                            "or_ci_low", "or_ci_high", "p", "q", "bonferroni", "converged", "note")
+                            "or_ci_low", "or_ci_high", "p", "q", "q_hier", "hit", "bonferroni", "converged", "note")
             if col in sub.columns]
     st.dataframe(sub[cols], hide_index=True, width="stretch")
     if len(sub):

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--screen-p", type=float, default=1e-3,
                    help="score-test p below which a pair is refitted exactly (default 1e-3)")
     p.add_argument("--refit", choices=["hits", "all"], default="hits")
+    p.add_argument("--fdr", choices=["hierarchical", "bh"], default="hierarchical",
+                   help="multiple-testing rule deciding the `hit` column: two-stage phecode-then-feature FDR "
+                        "(default) or Benjamini-Hochberg over all tests (`q` is always reported)")
     p.add_argument("--no-aggregates", action="store_true", help="skip prototype-class aggregates")
     p.add_argument("--no-concepts", action="store_true", help="skip machine-statement concepts")
     p.add_argument("--predict", action="append", default=None, metavar="PHECODE",
@@ -160,7 +163,7 @@ def run_phewas(args: argparse.Namespace) -> int:
         extra.append(conc.fillna(0.0))
     table = pd.concat([feats] + extra, axis=1)
     pw = PheWAS(min_cases=args.min_cases, min_controls=args.min_controls, screen_p=args.screen_p,
-                refit=args.refit, progress=not args.no_progress)
+                refit=args.refit, fdr=args.fdr, progress=not args.no_progress)
     pw.fit(table, cohort.phenotypes, cohort.units[["age", "sex"]], phecode_info=cohort.phecode_info)
     res = pw.results_
     res.to_parquet(out / "results.parquet", index=False)
@@ -171,7 +174,10 @@ def run_phewas(args: argparse.Namespace) -> int:
     plots.save_html(pw.plot_volcano(note=note), out / "volcano.html")
     plots.save_html(pw.plot_forest(note=note), out / "forest.html")
     summary = {"n_units": pw.n_units_, "n_features": len(pw.features_), "n_phecodes": int(res["phecode"].nunique()),
-               "n_tests": pw.n_tests_, "n_hits": pw.n_hits_, "n_bonferroni": int(res["bonferroni"].sum()),
+               "n_tests": pw.n_tests_, "n_hits": pw.n_hits_, "fdr": pw.config.fdr,
+               "n_phecodes_selected": pw.n_phecodes_selected_,
+               "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),
+               "n_bonferroni": int(res["bonferroni"].sum()),
                "n_refitted": int((res["method"] == "irls").sum()),
                "n_not_converged": int((~res["converged"]).sum()), "linkage_rule": cohort.rule,
                "phecode_version": args.phecodes}
@@ -181,6 +187,7 @@ def run_phewas(args: argparse.Namespace) -> int:
         pd.DataFrame(rec.pop("pairs")).to_csv(out / "recovery.csv", index=False)
         summary.update({k: rec[k] for k in ("sensitivity", "false_discovery_proportion", "n_planted",
                                             "n_planted_tested", "n_recovered", "n_false_hits",
+                                            "n_phecodes_hit", "n_false_phecodes",
                                             "n_null_tests", "nominal_fdr", "expected_false_hits",
                                             "null_p_below")})
     if pmap:
@@ -216,12 +223,15 @@ def run_phewas(args: argparse.Namespace) -> int:
     if args.json:
         print(_dumps(summary))
     else:
-        print(f"{summary['n_tests']} tests, {summary['n_hits']} hits at q<0.05 -> {out}")
+        rule = (f"two-stage FDR < {pw.config.alpha:g}: {summary['n_phecodes_selected']} phecodes selected, then "
+                f"features within them; BH over all tests alone: {summary['n_hits_bh']} hits"
+                if summary["fdr"] == "hierarchical" else f"BH q < {pw.config.alpha:g} over all tests")
+        print(f"{summary['n_tests']} tests, {summary['n_hits']} hits ({rule}) -> {out}")
         if "sensitivity" in summary:
             print(f"planted associations recovered: {summary['sensitivity']:.2f}; "
                   f"false discovery proportion {summary['false_discovery_proportion']:.3f} "
-                  f"({summary['n_false_hits']} false hits; BH bounds the expected proportion by "
-                  f"{summary['nominal_fdr']:.3f}, i.e. {summary['expected_false_hits']:.1f} of these hits)")
+                  f"({summary['n_false_hits']} false hits in {summary['n_false_phecodes']} of "
+                  f"{summary['n_phecodes_hit']} phecodes with hits)")
     return 0
 
 

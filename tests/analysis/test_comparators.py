@@ -43,3 +43,12 @@ def test_machine_concepts_with_negation(tmp_path):
     assert find_machine_measurements(tmp_path / "ecg" / "missing") is None
     with pytest.raises(MetadataError, match="report_0"):
         machine_concepts(mm[["study_id"]])
+
+
+def test_machine_concepts_are_tied_to_the_signatures_they_name():
+    from analysis.recovery import tied_features
+
+    feats = ["prob_LVOLT", "concept_low_voltage", "concept_atrial_fibrillation", "sim_3", "concept_infarct"]
+    assert tied_features("LVOLT", feats, {"sim_3": "LVOLT"}) == ["prob_LVOLT", "concept_low_voltage", "sim_3"]
+    assert tied_features("AFIB", feats, {"sim_3": "LVOLT"}) == ["concept_atrial_fibrillation"]
+    assert tied_features("IMI", feats, {}) == ["concept_infarct"]
