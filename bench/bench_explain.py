@@ -101,6 +101,8 @@ def main() -> int:
     print(f"  plausibility (latent distance to the nearest training ECG; lower = more typical): counterfactual "
           f"{s.median_plausibility:.3f}, original {s.median_plausibility_original:.3f}, random cells of the same "
           f"size {s.median_plausibility_random:.3f}; random substitution validity {s.random_validity:.1%}")
+    print(f"  same donor, random cell order until the label flips: median {s.median_fraction_random_flip:.1%} of "
+          f"the signal, plausibility {s.median_plausibility_random_flip:.3f} (what ranking + pruning buy)")
 
     if not args.skip_whole_lead:
         whole = Explainer(b, bank=ex.bank, cf_config=CFConfig(window_s=b.n_samples / b.fs))

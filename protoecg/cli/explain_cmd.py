@@ -151,6 +151,8 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"  plausibility (latent distance to nearest training ECG, lower = more typical): counterfactual "
           f"{s.median_plausibility:.3f}, original {s.median_plausibility_original:.3f}, random cells of the "
           f"same size {s.median_plausibility_random:.3f} (random validity {s.random_validity:.1%})")
+    print(f"  same donor, random cell order until the label flips: median {s.median_fraction_random_flip:.1%} "
+          f"changed, plausibility {s.median_plausibility_random_flip:.3f}")
     return 0
 
 

@@ -71,10 +71,14 @@ class LabelScorer:
         return forward(self.model, batch)["logits"][:, self.index]
 
     def grad(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).requires_grad_(True)
-        s = self.model(x)["logits"][:, self.index]
-        (g,) = torch.autograd.grad(s.sum(), x)
-        return s.detach().numpy().astype(np.float64), g.numpy()
+        scores, grads = [], []
+        for part, n in _bucketed(np.asarray(batch, dtype=np.float32)):
+            x = torch.from_numpy(part).requires_grad_(True)
+            s = self.model(x)["logits"][:, self.index]
+            (g,) = torch.autograd.grad(s.sum(), x)
+            scores.append(s.detach().numpy()[:n].astype(np.float64))
+            grads.append(g.numpy()[:n])
+        return np.concatenate(scores), np.concatenate(grads)
 
 
 def latent_of(model: torch.nn.Module, fusion: FusionView, signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +91,7 @@ def warm_up(model: torch.nn.Module, n_samples: int, path_steps: int) -> None:
     """Run each fixed batch shape once (forward and the gradient path) so later calls reuse the plans."""
     for b in BUCKETS:
         forward(model, np.zeros((b, 12, n_samples), np.float32))
-    LabelScorer(model, 0).grad(np.zeros((path_steps, 12, n_samples), np.float32))
+        LabelScorer(model, 0).grad(np.zeros((b, 12, n_samples), np.float32))
 
 
 def counterfactual_for_label(bundle, fusion: FusionView, bank: DonorBank, x: np.ndarray, label: str,
@@ -109,7 +113,8 @@ def counterfactual_for_label(bundle, fusion: FusionView, bank: DonorBank, x: np.
     if direction is None:
         direction = "to_negative" if logits0[0, c] >= thr else "to_positive"
     scorer = LabelScorer(bundle.model, c)
-    donor_idx = bank.candidates(c, thr, direction, lat0[0], k=cfg.max_donors)
+    all_thr = np.array([prob_to_logit(t) for t in bundle.thresholds])
+    donor_idx = bank.candidates(c, thr, direction, lat0[0], k=cfg.max_donors, thresholds_logit=all_thr)
     calls_pre = 1
     if donor_idx.size == 0:
         return CounterfactualResult(label, direction, False, (), (), 0.0, 0.0, 0.0, 0.0,

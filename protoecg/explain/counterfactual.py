@@ -5,7 +5,10 @@ with plain callables and bound to any model. A candidate counterfactual is the q
 replaced by the time-aligned cells of a donor (a real ECG on the other side of the threshold), the cell
 edges blended over a few samples so no step is introduced. Every step scores a whole batch in one call:
 
-1. score all donors fully substituted (1 call); keep those that flip the label, nearest first;
+1. score all donors fully substituted (1 call); keep those that flip the label;
+1b. screen them (2 calls for all, :func:`_screen`): a short gradient cell ranking per donor and the scores
+   of a few prefixes of it; donors are tried in the order of their shortest flipping prefix. The donor
+   matters most: the latent-nearest one can need half the record where another needs a few cells;
 2. rank the donor's cells by their gain: with a ``grad_fn``, by path-integrated gradients along the straight
    line query → donor (one batched forward/backward; by completeness the cell sums add up to the score
    change of the full substitution), otherwise by scoring every single cell on its own (1 call);
@@ -45,8 +48,8 @@ class CFConfig:
     """Search settings. ``window_s`` is the cell length; ``blend_samples`` the edge cross-fade."""
 
     window_s: float = 0.5
-    max_donors: int = 4
-    max_model_calls: int = 16
+    max_donors: int = 16      # candidate donors (nearest of each kind first); screened in one pass
+    max_model_calls: int = 18
     blend_samples: int = 4
     max_lag_s: float = 0.6
     margin: float = 0.0       # require the score to pass the threshold by this much (logit units)
@@ -54,6 +57,7 @@ class CFConfig:
     exact_prune_max: int = 24  # exact single-removal pruning only for sets up to this many cells
     donor_tries: int = 2       # flipping donors searched at most (the next one only if the set is large)
     retry_cells: int = 24      # a set larger than this (10 % of 240 cells) triggers the next donor
+    screen_steps: int = 2      # gradient evaluations per candidate donor when ranking donors (0: no screen)
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,51 @@ def _reduce(q: np.ndarray, donor: np.ndarray, grid: CellGrid, score, grad_fn, s0
     return chosen, cur_score
 
 
+def _screen(q: np.ndarray, donors: list[np.ndarray], grid: CellGrid, score, grad_fn, s0: float,
+            threshold: float, direction: str, cfg: CFConfig, count) -> list[int]:
+    """Rank flipping donors by how few cells they are likely to need (2 calls for all of them).
+
+    Which real ECG to borrow from matters more than anything else: turning sinus rhythm off by copying
+    from the latent-nearest donor (often sinus bradycardia: a global change of rate) can take half the
+    record, while an ECG with a strong local finding flips it with a few cells. So every candidate gets
+    a short path-integrated-gradient cell ranking (``screen_steps`` points, one batched pass), and the
+    prefixes of each ranking around its estimated crossing are scored (one batched call); donors are
+    ordered by their shortest flipping prefix, then by the estimate.
+    """
+    k = len(donors)
+    if k <= 1 or grad_fn is None or cfg.screen_steps <= 0:
+        return list(range(k))
+    sign = 1.0 if direction == "to_positive" else -1.0
+    alphas = ((np.arange(cfg.screen_steps) + 0.5) / cfg.screen_steps).astype(np.float32)
+    path = np.concatenate([q[None] + alphas[:, None, None] * (d - q)[None] for d in donors]).astype(np.float32)
+    count(len(path))
+    _, grads = grad_fn(path)
+    grads = np.asarray(grads, dtype=np.float64).reshape(k, cfg.screen_steps, *q.shape).mean(axis=1)
+    pad = grid.n_windows * grid.win - grid.n_samples
+    orders, k_est = [], np.empty(k)
+    for i, d in enumerate(donors):
+        contrib = np.pad(grads[i] * (d - q), ((0, 0), (0, pad)))
+        gain = contrib.reshape(grid.n_leads, grid.n_windows, grid.win).sum(-1).ravel()
+        order = np.argsort(-sign * gain, kind="stable")
+        cross = np.flatnonzero(_flipped(s0 + np.cumsum(gain[order]), threshold, direction, cfg.margin))
+        k_est[i] = cross[0] + 1 if cross.size else grid.n_cells
+        orders.append(order)
+    trials, owner, sizes = [], [], []
+    for i in range(k):
+        ke = int(k_est[i])
+        for m in sorted({max(1, int(np.ceil(ke * f))) for f in (0.75, 1.0, 1.5, 2.5)} | {grid.n_cells}):
+            if m <= grid.n_cells:
+                trials.append(orders[i][:m])
+                owner.append(i)
+                sizes.append(m)
+    owner_a, sizes_a = np.array(owner), np.array(sizes, dtype=float)
+    sc = score(np.concatenate([grid.apply(q, donors[i], [t]) for i, t in zip(owner, trials)]))
+    ok = _flipped(sc, threshold, direction, cfg.margin)
+    best = np.array([sizes_a[(owner_a == i) & ok].min() if ((owner_a == i) & ok).any() else np.inf
+                     for i in range(k)])
+    return [int(i) for i in np.lexsort((np.arange(k), k_est, best))]
+
+
 def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: ScoreFn, threshold: float,
                           direction: str, fs: float, cfg: CFConfig = CFConfig(),
                           grad_fn: GradFn | None = None) -> CFSearchResult:
@@ -293,8 +342,10 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
         return CFSearchResult(False, (), q.copy(), s0, s0, -1, 0, calls, scored, time.perf_counter() - t0,
                               np.zeros_like(q), grid.win)
     # 2-4 on the nearest flipping donor; when that needs a large change, also on the next one(s)
+    ranked = _screen(q, [aligned[int(v)][0] for v in ok], grid, score, grad_fn, s0, threshold, direction,
+                     cfg, _count)
     best: tuple[list[int], float, int] | None = None
-    for di in [int(v) for v in ok[: cfg.donor_tries]]:
+    for di in [int(ok[r]) for r in ranked[: cfg.donor_tries]]:
         if best is not None and (len(best[0]) <= cfg.retry_cells or calls + 4 > cfg.max_model_calls):
             break
         chosen, cur_score = _reduce(q, aligned[di][0], grid, score, grad_fn, s0, float(s_donors[di]),
@@ -323,6 +374,28 @@ def random_substitution(query: np.ndarray, donor: np.ndarray, n_cells: int, fs: 
     pick = rng.choice(grid.n_cells, size=min(max(n_cells, 1), grid.n_cells), replace=False)
     m = grid.masks([pick])[0]
     return (q * (1 - m) + donor_al * m).astype(np.float32), m
+
+
+def random_order_flip(query: np.ndarray, donor: np.ndarray, score_fn: ScoreFn, threshold: float, direction: str,
+                      fs: float, rng: np.random.Generator, cfg: CFConfig = CFConfig()
+                      ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A comparator that *does* flip: cells of the same (aligned) donor in a random order, the shortest
+    prefix of that order that flips the label (a ladder of prefix lengths scored in one batch).
+
+    Same donor, same cells, no ranking: what the search's cell ranking and pruning buy. Returns
+    (signal, mask, valid); with no flipping prefix the full substitution is returned with ``valid`` from it.
+    """
+    q = np.asarray(query, dtype=np.float32)
+    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples)
+    donor_al, _ = align_donor(q, np.asarray(donor, dtype=np.float32), fs, cfg.max_lag_s)
+    order = rng.permutation(grid.n_cells)
+    sizes = _prefix_sizes(grid.n_cells)
+    sets = [order[:m] for m in sizes]
+    scores = np.asarray(score_fn(grid.apply(q, donor_al, sets)), dtype=np.float64).reshape(-1)
+    hit = np.flatnonzero(_flipped(scores, threshold, direction, cfg.margin))
+    j = int(hit[0]) if hit.size else len(sizes) - 1
+    m = grid.masks([sets[j]])[0]
+    return (q * (1 - m) + donor_al * m).astype(np.float32), m, bool(hit.size)
 
 
 def change_metrics(query: np.ndarray, cf: np.ndarray, mask: np.ndarray, fs: float) -> dict[str, float]:

@@ -49,17 +49,30 @@ class DonorBank:
         return ok
 
     def candidates(self, label_index: int, threshold_logit: float, direction: str, query_latent: np.ndarray,
-                   k: int) -> np.ndarray:
+                   k: int, thresholds_logit: np.ndarray | None = None) -> np.ndarray:
         """Indices of up to ``k`` donors on the target side of the threshold, nearest (latent) first.
 
         With reference labels, only correctly classified donors qualify (labelled and predicted positive
-        for ``to_positive``; labelled and predicted negative for ``to_negative``).
+        for ``to_positive``; labelled and predicted negative for ``to_negative``). With
+        ``thresholds_logit`` (one per label) the pick is *diverse*: the nearest donor of each kind first
+        (a donor's kind is the other label the model is most sure of, e.g. the nearest AF ECG, the
+        nearest LBBB ECG), then the nearest of the rest; the nearest donor overall is always included.
         """
         idx = np.flatnonzero(self.eligible(label_index, threshold_logit, direction))
         if idx.size == 0:
             return idx
         d = np.sqrt(((self.latents[idx] - np.asarray(query_latent, dtype=np.float64)[None]) ** 2).sum(-1))
-        return idx[np.argsort(d, kind="stable")[:k]]
+        near = idx[np.argsort(d, kind="stable")]
+        if thresholds_logit is None or k >= near.size:
+            return near[:k]
+        margin = self.logits[near] - np.asarray(thresholds_logit, dtype=np.float64)[None]
+        margin[:, label_index] = -np.inf
+        kind = np.argmax(margin, axis=1)
+        _, first = np.unique(kind, return_index=True)        # the nearest donor of every kind
+        pick = list(np.sort(first)[:k])
+        rest = [i for i in range(near.size) if i not in set(pick)]
+        pick = sorted(pick + rest[: k - len(pick)])
+        return near[pick]
 
 
 def _outputs(bundle, signals: np.ndarray, fusion: FusionView) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,9 @@ For every ECG two cases are searched when possible: *to negative* for its most p
 and *to positive* for its most probable negative label, each among the labels for which the donor bank
 holds a correctly classified ECG on the target side (cases without one are counted, not searched). Reported: validity (per direction and overall),
 wall time (median, p95), fraction / leads / seconds changed, model calls, and plausibility (latent
-distance to the nearest donor-bank ECG) against a comparator that substitutes the same number of
-randomly chosen cells from the same donor.
+distance to the nearest donor-bank ECG) against two comparators from the same donor: the same number of
+randomly chosen cells (which rarely flips the label, so it stays near the original), and random-order
+cells up to the shortest prefix that does flip it (what the search's ranking and pruning buy).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import pandas as pd
 
 from .api import Explainer
 from .cf_model import counterfactual_for_label, latent_of, prob_to_logit
-from .counterfactual import random_substitution
+from .cf_model import LabelScorer
+from .counterfactual import random_order_flip, random_substitution
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class CFEvalSummary:
     median_plausibility_original: float
     median_plausibility_random: float
     random_validity: float
+    median_fraction_random_flip: float            # same donor, random cell order, shortest flipping prefix
+    median_plausibility_random_flip: float
     setup_seconds: float
     donor_bank: str
     validity_vs_prototype_guided: float          # our validity − 0.81 (percentage points / 100)
@@ -100,7 +104,8 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
                    "model_calls": r.model_calls, "n_scored": r.n_scored, "l1": r.l1, "l2": r.l2,
                    "plausibility": r.plausibility, "plausibility_original": r.plausibility_original,
                    "n_cells": len(r.cells), "donor_id": r.donor_id,
-                   "plausibility_random": np.nan, "random_valid": np.nan}
+                   "plausibility_random": np.nan, "random_valid": np.nan,
+                   "fraction_random_flip": np.nan, "plausibility_random_flip": np.nan}
             if r.valid and r.cells and r.donor_id in bank.ids:
                 donor = bank.signals[bank.ids.index(r.donor_id)]
                 rs, _ = random_substitution(signals[i], donor, len(r.cells), float(bundle.fs), rng, ex.cf_config)
@@ -109,6 +114,12 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
                 thr_c = prob_to_logit(bundle.thresholds[c])
                 row["plausibility_random"] = float(bank.nearest_distance(lat)[0])
                 row["random_valid"] = bool(lg[0, c] >= thr_c if direction == "to_positive" else lg[0, c] < thr_c)
+                sig, mask, ok = random_order_flip(signals[i], donor, LabelScorer(bundle.model, c).score, thr_c,
+                                                  direction, float(bundle.fs), rng, ex.cf_config)
+                if ok:
+                    row["fraction_random_flip"] = float((mask > 0).mean())
+                    row["plausibility_random_flip"] = float(bank.nearest_distance(latent_of(bundle.model, fusion,
+                                                                                            sig[None])[1])[0])
             rows.append(row)
     df = pd.DataFrame(rows)
     return df, summarise(df, len(signals), setup, bank.source, skipped)
@@ -133,7 +144,10 @@ def summarise(df: pd.DataFrame, n_ecgs: int, setup_s: float, bank_source: str, s
         median_model_calls=med("model_calls"), median_plausibility=med("plausibility", valid) if len(valid) else float("nan"),
         median_plausibility_original=med("plausibility_original", valid) if len(valid) else float("nan"),
         median_plausibility_random=med("plausibility_random", valid) if len(valid) else float("nan"),
-        random_validity=float(rv.mean()) if len(rv) else float("nan"), setup_seconds=setup_s,
+        random_validity=float(rv.mean()) if len(rv) else float("nan"),
+        median_fraction_random_flip=med("fraction_random_flip", valid) if len(valid) else float("nan"),
+        median_plausibility_random_flip=med("plausibility_random_flip", valid) if len(valid) else float("nan"),
+        setup_seconds=setup_s,
         donor_bank=bank_source, validity_vs_prototype_guided=validity - PROTOTYPE_GUIDED_VALIDITY,
         fraction_ratio_vs_prototype_guided=PROTOTYPE_GUIDED_FRACTION / frac if frac and frac > 0 else float("nan"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from protoecg.explain.counterfactual import (CellGrid, CFConfig, CounterfactualError, align_donor,
+from protoecg.explain.counterfactual import (CellGrid, CFConfig, CounterfactualError, align_donor, random_order_flip,
                                              change_metrics, random_substitution, search_counterfactual)
 
 FS = 100.0
@@ -138,3 +138,61 @@ def test_gradient_ranking_agrees_with_exhaustive_ranking_and_scores_fewer_ecgs()
     assert slow.valid and fast.valid
     assert {lead for lead, _ in fast.cells} == {4} and fast.cells == slow.cells
     assert fast.n_scored < slow.n_scored / 3
+
+
+def test_screening_prefers_the_donor_that_needs_fewer_cells_over_the_nearest():
+    """Donor 0 (given first: the nearest) raises a linear score a little everywhere, donor 1 strongly in
+    one lead: both flip when fully substituted, but donor 1 needs far fewer cells, and the screen finds it."""
+    rng = np.random.default_rng(7)
+    q = _beats(rng, amp=0.5)
+    w = np.full((12, T), 1e-3, np.float32)       # every sample counts a little ...
+    w[2] = 2e-2                                   # ... lead III a lot
+
+    def score(batch):
+        return (batch * w).sum(axis=(1, 2))
+
+    def grad(batch):
+        return score(batch), np.broadcast_to(w, batch.shape).copy()
+
+    spread = q + 0.2                              # a small change in every lead
+    local = q.copy()
+    local[2] += 0.5                               # a large change in lead III only
+    thr = float(score(q[None])[0]) + 0.5 * min(float(score(spread[None])[0] - score(q[None])[0]),
+                                               float(score(local[None])[0] - score(q[None])[0]))
+    donors = np.stack([spread, local]).astype(np.float32)
+    cfg = CFConfig(blend_samples=0, max_lag_s=0.0)
+    res = search_counterfactual(q, donors, score, thr, "to_positive", FS, cfg, grad_fn=grad)
+    assert res.valid and res.donor_index == 1
+    assert {lead for lead, _ in res.cells} == {2}
+    unscreened = search_counterfactual(q, donors, score, thr, "to_positive", FS,
+                                       CFConfig(blend_samples=0, max_lag_s=0.0, screen_steps=0, donor_tries=1),
+                                       grad_fn=grad)
+    assert unscreened.valid and unscreened.donor_index == 0 and len(unscreened.cells) >= 2 * len(res.cells)
+
+
+def test_diverse_candidates_take_the_nearest_donor_of_each_kind():
+    from protoecg.explain.donors import DonorBank
+
+    # 6 donors, all negative for label 0; kinds by their most confident other label: 1,1,1,2,2,1
+    logits = np.array([[-5, 3, 0], [-5, 2, 0], [-5, 4, 1], [-5, 0, 3], [-5, 0, 5], [-5, 6, 0]], float)
+    lat = np.arange(6, dtype=float)[:, None]          # distance from a query at 0 = index
+    bank = DonorBank(np.zeros((6, 12, 10), np.float32), tuple("abcdef"), logits, lat, None, "test")
+    thr = np.zeros(3)
+    near = bank.candidates(0, 0.0, "to_negative", np.zeros(1), k=2)
+    assert list(near) == [0, 1]
+    diverse = bank.candidates(0, 0.0, "to_negative", np.zeros(1), k=2, thresholds_logit=thr)
+    assert list(diverse) == [0, 3]                     # nearest of kind 1, nearest of kind 2
+    assert list(bank.candidates(0, 0.0, "to_negative", np.zeros(1), k=4, thresholds_logit=thr)) == [0, 1, 2, 3]
+
+
+def test_random_order_flip_finds_a_flipping_prefix_larger_than_the_search():
+    rng = np.random.default_rng(8)
+    q = _beats(rng, amp=0.5)
+    donor = _beats(rng, amp=2.0)
+    score = _region_score(lead=7, s0=300, s1=400)
+    res = search_counterfactual(q, donor[None], score, 1.5, "to_positive", FS)
+    sig, mask, ok = random_order_flip(q, donor, score, 1.5, "to_positive", FS, np.random.default_rng(0))
+    assert ok and float(score(sig[None])[0]) >= 1.5
+    assert (mask > 0).mean() > (res.mask > 0).mean()
+    never = random_order_flip(q, q, score, 1.5, "to_positive", FS, np.random.default_rng(0))
+    assert never[2] is False
