@@ -20,7 +20,7 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-UNITS = ("first_ecg_per_admission", "all_ecgs", "last_ecg_per_admission")
+UNITS = ("first_ecg_per_admission", "all_ecgs", "last_ecg_per_admission", "first_ecg_per_patient")
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,12 @@ def link_ecgs(records: pd.DataFrame, admissions: pd.DataFrame, rule: LinkageRule
     m = m.drop_duplicates("study_id", keep="first")
     linked = len(m)
     if rule.unit != "all_ecgs":
-        keep = "first" if rule.unit == "first_ecg_per_admission" else "last"
+        keep = "last" if rule.unit == "last_ecg_per_admission" else "first"
         m = m.sort_values(["hadm_id", "ecg_time", "study_id"]).drop_duplicates("hadm_id", keep=keep)
+    if rule.unit == "first_ecg_per_patient":
+        # Independent units: a patient's admissions share chronic diagnoses and ECG traits, so keeping
+        # them all gives p-values that are too small; keep the first linked admission per patient.
+        m = m.sort_values(["subject_id", "ecg_time", "study_id"]).drop_duplicates("subject_id", keep="first")
     units = m.drop(columns=["_in_stay", "_key", "window_end"]).rename(columns={"path": "ecg_path"})
     units = units.set_index(pd.Index(units["study_id"].to_numpy(), name="unit_id")).sort_index()
     stats = {"n_ecgs": int(len(records)), "n_linked": linked, "n_unlinked": int(len(rec) - linked),

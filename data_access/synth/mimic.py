@@ -70,6 +70,9 @@ class MimicSynthConfig:
     n_null_conditions: int = 240          # diagnoses unrelated to the ECG
     null_rate_range: tuple[float, float] = (0.006, 0.08)
     p_outpatient_ecg: float = 0.15        # patients with an ECG outside any admission window
+    chronic_null_frac: float = 0.0        # share of null diagnoses that are chronic (a patient-level
+    #                                       condition coded in most of that patient's admissions), so
+    #                                       admissions of one patient are not independent units
     write_waveforms: bool = True
     workers: int = 1                      # processes synthesising waveforms
 
@@ -190,6 +193,12 @@ def _diagnoses(cfg: MimicSynthConfig, pts: pd.DataFrame, adm: pd.DataFrame, ecgs
         lambda s: frozenset().union(*s))
     sex = pts.set_index("subject_id")["gender"]
     rows = []
+    rate = null["rate"].to_numpy()
+    chronic, has = np.zeros(len(null), bool), None
+    if cfg.chronic_null_frac > 0:   # extra draws only when asked, so the default data set stays the same
+        chronic = rng.random(len(null)) < cfg.chronic_null_frac
+        subjects = pts["subject_id"].to_numpy()
+        has = dict(zip(subjects, rng.random((len(subjects), len(null))) < np.minimum(rate / 0.9, 1.0)))
     for a in adm.itertuples(index=False):
         icd9 = rng.random() < cfg.p_icd9
         sigs = shown.get(a.hadm_id, frozenset())
@@ -200,7 +209,10 @@ def _diagnoses(cfg: MimicSynthConfig, pts: pd.DataFrame, adm: pd.DataFrame, ecgs
                 codes.append(rng.choice(e.icd9 if icd9 else e.icd10))
         g = sex.loc[a.subject_id]
         ok = (null["sex"] == "Both") | (null["sex"] == ("Male" if g == "M" else "Female"))
-        hit = ok.to_numpy() & (rng.random(len(null)) < null["rate"].to_numpy())
+        u = rng.random(len(null))
+        hit = ok.to_numpy() & (u < rate)
+        if has is not None:          # a chronic condition is coded in 90 % of its patient's admissions
+            hit = np.where(chronic, ok.to_numpy() & has[a.subject_id] & (u < 0.9), hit)
         codes += list(null.loc[hit, "icd9" if icd9 else "icd10"])
         order = rng.permutation(len(codes))
         rows += [(a.subject_id, a.hadm_id, k + 1, codes[j], 9 if icd9 else 10) for k, j in enumerate(order)]

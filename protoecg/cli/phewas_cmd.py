@@ -59,6 +59,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--model", default=None, help="model run/bundle (prototype -> class table)")
     p.add_argument("--days-before-admit", type=float, default=7.0, help="linkage window before admission")
+    p.add_argument("--unit", choices=["first_ecg_per_admission", "first_ecg_per_patient", "last_ecg_per_admission",
+                                      "all_ecgs"], default="first_ecg_per_admission",
+                   help="unit of analysis; first_ecg_per_patient gives independent units when patients have "
+                        "several admissions (recorded in every output)")
     p.add_argument("--json", action="store_true", help="print a summary JSON on stdout")
     p.add_argument("--no-progress", action="store_true")
 
@@ -113,8 +117,14 @@ def _cohort(args: argparse.Namespace, version: str = "1.2", min_cases: int = 20,
     from analysis.cohort import build_cohort
     from analysis.linkage import LinkageRule
 
-    return build_cohort(args.mimic, rule=LinkageRule(days_before_admit=args.days_before_admit),
-                        phecode_version=version, min_cases=min_cases, min_controls=min_controls)
+    cohort = build_cohort(args.mimic, rule=LinkageRule(days_before_admit=args.days_before_admit, unit=args.unit),
+                          phecode_version=version, min_cases=min_cases, min_controls=min_controls)
+    n_units, n_patients = len(cohort.units), int(cohort.units["subject_id"].nunique())
+    if n_units > 1.1 * n_patients:
+        log.warning("%d units come from %d patients (%.2f per patient): a patient's admissions share chronic "
+                    "diagnoses and ECG traits, so p-values can be too small; --unit first_ecg_per_patient "
+                    "gives independent units", n_units, n_patients, n_units / max(n_patients, 1))
+    return cohort
 
 
 def _clean(obj):
@@ -173,7 +183,8 @@ def run_phewas(args: argparse.Namespace) -> int:
     plots.save_html(pw.plot_manhattan(note=note), out / "manhattan.html")
     plots.save_html(pw.plot_volcano(note=note), out / "volcano.html")
     plots.save_html(pw.plot_forest(note=note), out / "forest.html")
-    summary = {"n_units": pw.n_units_, "n_features": len(pw.features_), "n_phecodes": int(res["phecode"].nunique()),
+    summary = {"n_units": pw.n_units_, "n_patients": int(cohort.units["subject_id"].nunique()),
+               "unit": args.unit, "n_features": len(pw.features_), "n_phecodes": int(res["phecode"].nunique()),
                "n_tests": pw.n_tests_, "n_hits": pw.n_hits_, "fdr": pw.config.fdr,
                "n_phecodes_selected": pw.n_phecodes_selected_,
                "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),

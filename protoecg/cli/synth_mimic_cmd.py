@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-patients", type=int, default=1000, help="number of patients (default 1000)")
     p.add_argument("--workers", type=int, default=2, help="processes synthesising waveforms (default 2)")
     p.add_argument("--no-waveforms", action="store_true", help="write the tables only, no WFDB files")
+    p.add_argument("--chronic-null-frac", type=float, default=0.0,
+                   help="share of null diagnoses that are chronic (recur across a patient's admissions), to "
+                        "exercise patient-level units (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -25,8 +28,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.n_patients < 1:
         raise SystemExit("error: --n-patients must be at least 1")
+    if not 0.0 <= args.chronic_null_frac <= 1.0:
+        raise SystemExit("error: --chronic-null-frac must be between 0 and 1")
     cfg = MimicSynthConfig(n_patients=args.n_patients, seed=args.seed, write_waveforms=not args.no_waveforms,
-                           workers=max(1, args.workers))
+                           workers=max(1, args.workers), chronic_null_frac=args.chronic_null_frac)
     r = synthesize_mimic(args.out, cfg, progress=not args.no_progress)
     print(f"synthetic MIMIC-IV (generated data, not real patients) written to {r.out_dir}: "
           f"{r.n_patients} patients, {r.n_admissions} admissions, {r.n_ecgs} ECGs, "

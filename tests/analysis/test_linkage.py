@@ -66,3 +66,26 @@ def test_rule_validation_and_description():
     with pytest.raises(ValueError):
         LinkageRule(days_before_admit=-1)
     assert "admittime - 3 days" in LinkageRule(days_before_admit=3).describe()
+
+
+def test_first_ecg_per_patient_keeps_one_independent_unit_per_patient(tables):
+    per_adm = link_ecgs(*tables).units
+    per_pt = link_ecgs(*tables, LinkageRule(unit="first_ecg_per_patient"))
+    u = per_pt.units
+    assert u["subject_id"].is_unique and set(u["subject_id"]) == set(per_adm["subject_id"])
+    assert len(u) < len(per_adm)                       # the fixture has a patient with several admissions
+    first = per_adm.sort_values("ecg_time").drop_duplicates("subject_id")
+    assert sorted(u.index) == sorted(first.index)
+    assert "unit = first_ecg_per_patient" in per_pt.rule
+
+
+def test_cli_unit_choices_are_the_linkage_units():
+    import argparse
+
+    from analysis.linkage import UNITS
+    from protoecg.cli.phewas_cmd import _common
+
+    p = argparse.ArgumentParser()
+    _common(p)
+    action = next(a for a in p._actions if a.dest == "unit")
+    assert set(action.choices) == set(UNITS) and action.default == LinkageRule().unit

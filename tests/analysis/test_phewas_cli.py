@@ -93,3 +93,23 @@ def test_cli_reports_missing_feature_table(tmp_path, capsys):
                "--out", str(tmp_path / "o")])
     assert rc == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_phewas_cli_patient_units_and_the_clustering_warning(demo, capsys, caplog):
+    root, mimic, feats = demo
+    out = root / "out_patient"
+    rc = main(["phewas", "--features", str(feats), "--mimic", str(mimic), "--out", str(out), "--json",
+               "--no-progress", "--unit", "first_ecg_per_patient", "--no-concepts"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["unit"] == "first_ecg_per_patient" and summary["n_units"] == summary["n_patients"]
+    run = json.loads((out / "run.json").read_text())
+    assert "unit = first_ecg_per_patient" in run["linkage_rule"]
+    assert not any("per patient" in r.message for r in caplog.records)
+    caplog.clear()
+    rc = main(["phewas", "--features", str(feats), "--mimic", str(mimic), "--out", str(root / "out_adm"),
+               "--json", "--no-progress", "--no-concepts"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n_units"] > summary["n_patients"]
+    assert any("first_ecg_per_patient" in r.message for r in caplog.records)
