@@ -21,7 +21,7 @@ def _neglog10p(results: pd.DataFrame) -> np.ndarray:
 
 def manhattan(results: pd.DataFrame, alpha: float = 0.05, feature_kinds: list[str] | None = None,
               note: str | None = None, max_points: int = 50_000) -> go.Figure:
-    """-log10 p of every test, phecodes on the x-axis grouped by category; BH and Bonferroni lines.
+    """-log10 p of every test, phecodes on the x-axis grouped by category; hits ringed, Bonferroni line.
 
     With very many tests only the strongest ``max_points`` (plus a thinned sample of the rest) are drawn.
     """
@@ -47,10 +47,19 @@ def manhattan(results: pd.DataFrame, alpha: float = 0.05, feature_kinds: list[st
     n_tests = int(results["log10_p"].notna().sum())
     fig.add_hline(y=-np.log10(alpha / max(n_tests, 1)), line_dash="dash", line_color="red",
                   annotation_text="Bonferroni")
-    sig = results[_hits(results, alpha)]
-    if len(sig):
-        fig.add_hline(y=float(-sig["log10_p"].max()), line_dash="dot", line_color="orange",
-                      annotation_text=f"weakest hit ({_rule(results, alpha)})")
+    if "hit" in r.columns:
+        # Two-stage hits have no single p-value line (a phecode must be selected first): ring them instead.
+        hit = r[r["hit"].astype(bool)]
+        if len(hit):
+            fig.add_trace(go.Scattergl(
+                x=hit["x"], y=_neglog10p(hit), mode="markers", name=f"hit ({_rule(r, alpha)})",
+                marker={"size": 9, "color": "rgba(0,0,0,0)", "line": {"color": "black", "width": 1.2}},
+                hoverinfo="skip"))
+    else:
+        sig = results[_hits(results, alpha)]
+        if len(sig):
+            fig.add_hline(y=float(-sig["log10_p"].max()), line_dash="dot", line_color="orange",
+                          annotation_text=f"BH q<{alpha}")
     fig.update_layout(title=_title("PheWAS Manhattan plot", note), xaxis_title="phecode (by category)",
                       yaxis_title="-log10 p", xaxis={"showticklabels": False}, legend_title="category")
     return fig

@@ -15,9 +15,13 @@ def test_phewas_figures_and_html(tmp_path):
     pw = PheWAS().fit(s.features, s.phenotypes, s.units[["age", "sex"]], s.phecode_info)
     man = pw.plot_manhattan(note="demo")
     n_cat = pw.results_["category"].nunique()
-    assert len(man.data) == n_cat
-    assert sum(len(t.x) for t in man.data) == pw.n_tests_
-    assert any(getattr(sh, "y0", None) is not None for sh in man.layout.shapes)   # threshold lines
+    assert pw.n_hits_ > 0 and len(man.data) == n_cat + 1       # one trace per category + the ringed hits
+    assert sum(len(t.x) for t in man.data[:n_cat]) == pw.n_tests_
+    assert len(man.data[-1].x) == pw.n_hits_ and man.data[-1].name.startswith("hit (hierarchical")
+    assert any(getattr(sh, "y0", None) is not None for sh in man.layout.shapes)   # Bonferroni line
+    # a table without the two-stage columns (plain BH) gets the BH line instead of rings
+    bh = plots.manhattan(pw.results_.drop(columns=["hit"]))
+    assert len(bh.data) == n_cat and len(bh.layout.shapes) == 2
     assert "demo" in man.layout.title.text
     vol = pw.plot_volcano()
     assert sum(len(t.x) for t in vol.data) == pw.n_tests_
