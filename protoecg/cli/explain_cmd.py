@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--donors", default=None,
                    help="PTB-XL-layout directory whose training folds form the counterfactual donor bank "
                         "(cached in the bundle; default: a cached bank, else the prototypes' source ECGs)")
+    _cells_option(p)
     p.add_argument("--attributions", action="store_true",
                    help="add Integrated Gradients and Grad-CAM (in --html; JSON lists their summary)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n", type=int, default=50, help="number of held-out ECGs (default 50; 0 = all)")
     e.add_argument("--seed", type=int, default=0, help="seed of the ECG subset and the random comparator")
     e.add_argument("--csv", default=None, help="write the per-case table to this CSV")
+    _cells_option(e)
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
     e.set_defaults(func=run_eval)
 
@@ -60,8 +62,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the --ptbxl directory, else the bundle's prototype sources)")
     r.add_argument("--out", required=True, help="output directory")
     r.add_argument("--no-attributions", action="store_true", help="skip Captum attributions")
+    _cells_option(r)
     r.add_argument("--no-resume", action="store_true", help="redo records already finished")
     r.set_defaults(func=run_report)
+
+
+def _cells_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cf-cells", choices=("lead_group", "lead", "all"), default="lead_group",
+                   help="counterfactual cells across leads: an anatomical lead group (default), a single lead "
+                        "(smallest change), or all 12 leads (whole beats)")
 
 
 def _load(model: str):
@@ -72,14 +81,14 @@ def _load(model: str):
     return load_bundle(model)
 
 
-def _explainer(bundle, ptbxl: str | None):
+def _explainer(bundle, ptbxl: str | None, cells: str = "lead_group"):
     """An Explainer whose donor bank comes from ``ptbxl``'s training folds (stored beside the bundle)."""
     import logging
 
-    from protoecg.explain import Explainer
+    from protoecg.explain import CFConfig, Explainer
     from protoecg.explain.donors import bank_from_ptbxl, load_bank, save_bank
 
-    ex = Explainer(bundle)
+    ex = Explainer(bundle, cf_config=CFConfig(cells=cells))
     if ptbxl:
         bank = load_bank(bundle, fusion=ex.builder.fusion)
         if bank is None or bank.labels is None:
@@ -96,7 +105,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from protoecg.reports import render_record_html
 
     bundle = _load(args.model)
-    ex = _explainer(bundle, args.donors)
+    ex = _explainer(bundle, args.donors, args.cf_cells)
     expl = ex.explain(args.record, labels=args.label, counterfactual=not args.no_counterfactual,
                       attributions=args.attributions, direction=args.direction)
     if args.html:
@@ -129,7 +138,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from protoecg.explain.evaluate import evaluate_counterfactuals, held_out
 
     bundle = _load(args.model)
-    ex = _explainer(bundle, args.ptbxl)
+    ex = _explainer(bundle, args.ptbxl, args.cf_cells)
     x, ids = held_out(bundle, args.ptbxl, args.fold, args.n or None, args.seed)
     df, summary = evaluate_counterfactuals(ex, x, ids, seed=args.seed)
     if args.csv:
@@ -164,7 +173,7 @@ def run_report(args: argparse.Namespace) -> int:
     from protoecg.reports import find_records, write_reports
 
     bundle = _load(args.model)
-    ex = _explainer(bundle, args.donors or args.ptbxl)
+    ex = _explainer(bundle, args.donors or args.ptbxl, args.cf_cells)
     refs: dict[str, tuple[str, ...]] = {}
     if args.ptbxl:
         from data_access.ptbxl import read_metadata

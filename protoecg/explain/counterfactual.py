@@ -43,6 +43,22 @@ class CounterfactualError(ExplainError):
     """The counterfactual search cannot run on these inputs (no donor, bad shapes, bad direction)."""
 
 
+CELL_KINDS = ("lead", "lead_group", "all")
+
+
+def cell_rows(kind: str, n_leads: int = 12) -> tuple[tuple[int, ...], ...] | None:
+    """Lead sets substituted together for a :class:`CFConfig` ``cells`` kind (None: every lead alone)."""
+    if kind == "lead":
+        return None
+    if kind == "all":
+        return (tuple(range(n_leads)),)
+    if kind == "lead_group":
+        from data_access.leads import CANONICAL_LEADS, LEAD_GROUPS
+
+        return tuple(tuple(CANONICAL_LEADS.index(name) for name in leads) for leads in LEAD_GROUPS.values())
+    raise CounterfactualError(f"cells must be one of {CELL_KINDS}, got {kind!r}")
+
+
 @dataclass(frozen=True)
 class CFConfig:
     """Search settings. ``window_s`` is the cell length; ``blend_samples`` the edge cross-fade."""
@@ -58,6 +74,13 @@ class CFConfig:
     donor_tries: int = 2       # flipping donors searched at most (the next one only if the set is large)
     retry_cells: int = 24      # a set larger than this (10 % of 240 cells) triggers the next donor
     screen_steps: int = 2      # gradient evaluations per candidate donor when ranking donors (0: no screen)
+    cells: str = "lead_group"  # what a cell spans across leads: "lead" (one lead), "lead_group" (an
+    #                            anatomical group: lateral, inferior, septal, anterior, aVR) or "all" (all
+    #                            12 leads: whole beats, as a real rhythm change would look)
+
+    def __post_init__(self) -> None:
+        if self.cells not in CELL_KINDS:
+            raise CounterfactualError(f"cells must be one of {CELL_KINDS}, got {self.cells!r}")
 
 
 @dataclass(frozen=True)
@@ -117,8 +140,14 @@ def align_donor(query: np.ndarray, donor: np.ndarray, fs: float, max_lag_s: floa
 class CellGrid:
     """(lead × window) cells over a (12, T) signal and the blend masks that substitute them."""
 
-    def __init__(self, n_leads: int, n_samples: int, fs: float, window_s: float, blend: int) -> None:
+    def __init__(self, n_leads: int, n_samples: int, fs: float, window_s: float, blend: int,
+                 rows: Sequence[Sequence[int]] | None = None) -> None:
         self.n_leads, self.n_samples, self.fs = n_leads, n_samples, fs
+        # A cell row is a set of leads substituted together (default: every lead on its own).
+        self.rows = tuple(tuple(int(i) for i in r) for r in rows) if rows else tuple((i,) for i in range(n_leads))
+        self._member = np.zeros((len(self.rows), n_leads), dtype=bool)
+        for r, leads in enumerate(self.rows):
+            self._member[r, list(leads)] = True
         self.win = max(1, int(round(window_s * fs)))
         self.n_windows = int(np.ceil(n_samples / self.win))
         self.blend = max(0, int(blend))
@@ -127,10 +156,21 @@ class CellGrid:
 
     @property
     def n_cells(self) -> int:
-        return self.n_leads * self.n_windows
+        return len(self.rows) * self.n_windows
 
     def cell(self, k: int) -> tuple[int, int]:
+        """(row, window) of a flat cell index."""
         return divmod(k, self.n_windows)
+
+    def lead_cells(self, cells: Sequence[int]) -> list[tuple[int, int]]:
+        """The (lead, window) pairs covered by flat cell indices, sorted."""
+        return sorted({(lead, w) for k in cells for r, w in [self.cell(int(k))] for lead in self.rows[r]})
+
+    def gains(self, contrib: np.ndarray) -> np.ndarray:
+        """Flat per-cell sums of a per-sample (12, T) contribution map."""
+        pad = self.n_windows * self.win - self.n_samples
+        per_lead = np.pad(contrib, ((0, 0), (0, pad))).reshape(self.n_leads, self.n_windows, self.win).sum(-1)
+        return (self._member.astype(np.float64) @ per_lead).ravel()
 
     def span(self, w: int) -> tuple[int, int]:
         return w * self.win, min((w + 1) * self.win, self.n_samples)
@@ -139,10 +179,11 @@ class CellGrid:
         """(len(sets), 12, T) blend masks for sets of flat cell indices."""
         out = np.zeros((len(sets), self.n_leads, self.n_samples), dtype=np.float32)
         for i, cells in enumerate(sets):
-            cover = np.zeros((self.n_leads, self.n_windows), dtype=bool)
+            rows = np.zeros((len(self.rows), self.n_windows), dtype=bool)
             for k in cells:
-                lead, w = self.cell(int(k))
-                cover[lead, w] = True
+                r, w = self.cell(int(k))
+                rows[r, w] = True
+            cover = (self._member.T.astype(np.int64) @ rows.astype(np.int64)) > 0     # (leads, windows)
             m = np.repeat(cover, self.win, axis=1)[:, : self.n_samples].astype(np.float32)
             if self._ramp is not None:
                 m = self._blend(m, cover)
@@ -199,9 +240,7 @@ def _reduce(q: np.ndarray, donor: np.ndarray, grid: CellGrid, score, grad_fn, s0
         path = (q[None] + alphas[:, None, None].astype(np.float32) * (donor - q)[None]).astype(np.float32)
         count(len(path))
         _, grads = grad_fn(path)
-        contrib = np.asarray(grads, dtype=np.float64).mean(axis=0) * (donor - q)      # (12, T)
-        pad = grid.n_windows * grid.win - grid.n_samples
-        gain = np.pad(contrib, ((0, 0), (0, pad))).reshape(grid.n_leads, grid.n_windows, grid.win).sum(-1).ravel()
+        gain = grid.gains(np.asarray(grads, dtype=np.float64).mean(axis=0) * (donor - q))
     else:
         gain = score(grid.apply(q, donor, [[k] for k in all_cells])) - s0
     order = all_cells[np.argsort(-sign * gain, kind="stable")]
@@ -272,11 +311,9 @@ def _screen(q: np.ndarray, donors: list[np.ndarray], grid: CellGrid, score, grad
     count(len(path))
     _, grads = grad_fn(path)
     grads = np.asarray(grads, dtype=np.float64).reshape(k, cfg.screen_steps, *q.shape).mean(axis=1)
-    pad = grid.n_windows * grid.win - grid.n_samples
     orders, k_est = [], np.empty(k)
     for i, d in enumerate(donors):
-        contrib = np.pad(grads[i] * (d - q), ((0, 0), (0, pad)))
-        gain = contrib.reshape(grid.n_leads, grid.n_windows, grid.win).sum(-1).ravel()
+        gain = grid.gains(grads[i] * (d - q))
         order = np.argsort(-sign * gain, kind="stable")
         cross = np.flatnonzero(_flipped(s0 + np.cumsum(gain[order]), threshold, direction, cfg.margin))
         k_est[i] = cross[0] + 1 if cross.size else grid.n_cells
@@ -329,7 +366,7 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
             scored += n
         return calls
 
-    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples)
+    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples, cell_rows(cfg.cells, q.shape[0]))
     aligned = [align_donor(q, d, fs, cfg.max_lag_s) for d in d_all[: cfg.max_donors]]
     s = score(np.concatenate([q[None], np.stack([a for a, _ in aligned])]))
     s0, s_donors = float(s[0]), s[1:]
@@ -355,7 +392,7 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
     assert best is not None
     chosen, cur_score, di = best
     donor, lag = aligned[di]
-    cells = tuple(sorted(grid.cell(c) for c in chosen))
+    cells = tuple(grid.lead_cells(chosen))
     mask = grid.masks([chosen])[0]
     x_cf = (q * (1 - mask) + donor * mask).astype(np.float32)
     valid = bool(_flipped(np.array([cur_score]), threshold, direction, cfg.margin)[0])
@@ -386,7 +423,7 @@ def random_order_flip(query: np.ndarray, donor: np.ndarray, score_fn: ScoreFn, t
     (signal, mask, valid); with no flipping prefix the full substitution is returned with ``valid`` from it.
     """
     q = np.asarray(query, dtype=np.float32)
-    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples)
+    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples, cell_rows(cfg.cells, q.shape[0]))
     donor_al, _ = align_donor(q, np.asarray(donor, dtype=np.float32), fs, cfg.max_lag_s)
     order = rng.permutation(grid.n_cells)
     sizes = _prefix_sizes(grid.n_cells)

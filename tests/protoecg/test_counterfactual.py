@@ -9,6 +9,7 @@ from protoecg.explain.counterfactual import (CellGrid, CFConfig, CounterfactualE
 
 FS = 100.0
 T = 1000
+LEAD = CFConfig(cells="lead")    # one lead per cell: the search mechanics on their own
 
 
 def _beats(rng: np.random.Generator, rr_s: float = 0.8, offset_s: float = 0.1, amp: float = 1.0) -> np.ndarray:
@@ -54,7 +55,7 @@ def test_search_finds_the_minimal_relevant_cells_to_positive():
     q = _beats(rng, amp=0.5)
     donor = _beats(rng, amp=2.0)
     score = _region_score(lead=7, s0=300, s1=400)       # V2 between 3 and 4 s
-    res = search_counterfactual(q, donor[None], score, threshold=1.5, direction="to_positive", fs=FS)
+    res = search_counterfactual(q, donor[None], score, threshold=1.5, direction="to_positive", fs=FS, cfg=LEAD)
     assert res.valid
     assert res.score_before < 1.5 <= res.score_after
     assert all(lead == 7 for lead, _ in res.cells)
@@ -76,7 +77,7 @@ def test_search_to_negative_and_nonlinear_pooling():
         return np.abs(batch[:, :3]).mean(axis=2).max(axis=1)
 
     thr = float(score(q[None])[0]) * 0.8
-    cfg = CFConfig(exact_prune_max=240, max_model_calls=60)   # let exact pruning run to the end
+    cfg = CFConfig(exact_prune_max=240, max_model_calls=60, cells="lead")   # let exact pruning run to the end
     res = search_counterfactual(q, donor[None], score, thr, "to_negative", FS, cfg)
     assert res.valid and res.score_after < thr
     leads = {lead for lead, _ in res.cells}
@@ -133,8 +134,8 @@ def test_gradient_ranking_agrees_with_exhaustive_ranking_and_scores_fewer_ecgs()
         return score(batch), np.broadcast_to(w, batch.shape).copy()
 
     thr = float(score(donor[None])[0]) * 0.5 + float(score(q[None])[0]) * 0.5
-    slow = search_counterfactual(q, donor[None], score, thr, "to_positive", FS)
-    fast = search_counterfactual(q, donor[None], score, thr, "to_positive", FS, grad_fn=grad)
+    slow = search_counterfactual(q, donor[None], score, thr, "to_positive", FS, LEAD)
+    fast = search_counterfactual(q, donor[None], score, thr, "to_positive", FS, LEAD, grad_fn=grad)
     assert slow.valid and fast.valid
     assert {lead for lead, _ in fast.cells} == {4} and fast.cells == slow.cells
     assert fast.n_scored < slow.n_scored / 3
@@ -160,12 +161,13 @@ def test_screening_prefers_the_donor_that_needs_fewer_cells_over_the_nearest():
     thr = float(score(q[None])[0]) + 0.5 * min(float(score(spread[None])[0] - score(q[None])[0]),
                                                float(score(local[None])[0] - score(q[None])[0]))
     donors = np.stack([spread, local]).astype(np.float32)
-    cfg = CFConfig(blend_samples=0, max_lag_s=0.0)
+    cfg = CFConfig(blend_samples=0, max_lag_s=0.0, cells="lead")
     res = search_counterfactual(q, donors, score, thr, "to_positive", FS, cfg, grad_fn=grad)
     assert res.valid and res.donor_index == 1
     assert {lead for lead, _ in res.cells} == {2}
     unscreened = search_counterfactual(q, donors, score, thr, "to_positive", FS,
-                                       CFConfig(blend_samples=0, max_lag_s=0.0, screen_steps=0, donor_tries=1),
+                                       CFConfig(blend_samples=0, max_lag_s=0.0, screen_steps=0, donor_tries=1,
+                                                cells="lead"),
                                        grad_fn=grad)
     assert unscreened.valid and unscreened.donor_index == 0 and len(unscreened.cells) >= 2 * len(res.cells)
 
@@ -196,3 +198,20 @@ def test_random_order_flip_finds_a_flipping_prefix_larger_than_the_search():
     assert (mask > 0).mean() > (res.mask > 0).mean()
     never = random_order_flip(q, q, score, 1.5, "to_positive", FS, np.random.default_rng(0))
     assert never[2] is False
+
+
+@pytest.mark.parametrize("kind, leads", [("lead", {7}), ("lead_group", {6, 7}), ("all", set(range(12)))])
+def test_cell_kinds_substitute_leads_together(kind, leads):
+    """The score reads V2 only; a cell spans V2 alone, the septal group (V1, V2) or all 12 leads."""
+    rng = np.random.default_rng(1)
+    q = _beats(rng, amp=0.5)
+    donor = _beats(rng, amp=2.0)
+    res = search_counterfactual(q, donor[None], _region_score(7, 300, 400), 1.5, "to_positive", FS,
+                                CFConfig(cells=kind, blend_samples=0))
+    assert res.valid
+    assert {lead for lead, _ in res.cells} == leads
+    assert set(np.flatnonzero((res.mask > 0).any(axis=1))) == leads
+    windows = {w for _, w in res.cells}
+    assert len(res.cells) == len(leads) * len(windows) and 1 <= len(windows) <= 2
+    with pytest.raises(CounterfactualError):
+        CFConfig(cells="beats")
