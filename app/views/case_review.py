@@ -143,6 +143,12 @@ with t_ev:
             st.caption(f"{n_global} of these prototypes compare the whole 10 s record (rhythm/diffuse "
                        "prototypes), so no window is highlighted for them; the blue boxes mark the "
                        "windows and strongest leads of the local (morphology) matches.")
+        other = sorted({e.class_code for e in evidence if e.class_code != label})
+        if other:
+            st.caption(f"Prototypes of other classes ({', '.join(other)}) are listed because the fusion layer "
+                       f"weighs every prototype for every label: their similarity moves {label}'s score too "
+                       f"(contribution = weight × similarity; a negative weight means that looking like that "
+                       f"prototype counts against {label}).")
         for e in evidence:
             projected = str(e.source_ecg_id).isdigit()  # "not projected" otherwise
             source = (f"source ECG {e.source_ecg_id} [{', '.join(e.source_labels) or 'labels unknown'}]"

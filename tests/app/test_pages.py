@@ -103,6 +103,7 @@ def test_phenotype_explorer_shows_a_real_scan(app_env):
     at = _page("phenotype_explorer")
     shown = {m.label: m.value for m in at.metric}
     assert shown["Tests"] == f"{len(res):,}"
+    assert shown["Hits (hierarchical FDR < 0.05)"] == f"{int(res['hit'].sum()):,}"
     assert shown["Bonferroni-significant"] == f"{int(res['bonferroni'].sum()):,}"
     assert len(at.get("plotly_chart")) >= 2
     # the per-prototype table lists the chosen feature's associations, strongest first
@@ -170,6 +171,10 @@ def test_case_review_ptbxl_example_end_to_end(app_env):
     assert not at.exception
     evidence = [m.value for m in at.markdown if m.value.startswith("**Prototype ")]
     assert 1 <= len(evidence) <= 3 and all("similarity" in e and "contribution" in e for e in evidence)
+    # prototypes of other classes come with a note on why they are there (and only then)
+    classes = {e.split(", class ")[1].split(")")[0] for e in evidence}
+    note = [c.value for c in at.caption if c.value.startswith("Prototypes of other classes")]
+    assert bool(note) == bool(classes - {code})
     shown = {m.label for m in at.metric}
     assert {"Heart rate", "PR", "QRS", "QT", "QTc (Bazett)"} <= shown
     assert {"Valid", "Leads changed", "Signal changed", "Model calls"} <= shown  # counterfactual metrics
