@@ -67,7 +67,10 @@ def _cf_table(expl: "Explanation") -> str:
     keys = ["label", "direction", "valid", "leads_changed", "seconds_changed", "fraction_changed", "l1", "l2",
             "plausibility", "plausibility_original", "score_before", "score_after", "threshold_logit",
             "donor_id", "model_calls", "n_scored", "seconds"]
-    rows = "".join(f"<tr><th>{k}</th><td>{_esc(d[k])}</td></tr>" for k in keys)
+    def show(v) -> str:
+        return ", ".join(str(x) for x in v) if isinstance(v, (list, tuple)) else str(v)
+
+    rows = "".join(f"<tr><th>{k}</th><td>{_esc(show(d[k]))}</td></tr>" for k in keys)
     return f"<table>{rows}</table>"
 
 

@@ -82,6 +82,9 @@ def test_explain_cli_json_and_html(tmp_path, capsys, ptbxl_fixture_dir):
     js = json.loads(capsys.readouterr().out)
     assert set(js) == {"predictions", "evidence", "counterfactual", "timings_ms"}
     assert html.exists() and html.read_text(encoding="utf-8").count("plotly.js v") == 1
+    page = html.read_text(encoding="utf-8")
+    if js["counterfactual"] and js["counterfactual"]["leads_changed"]:   # leads as a list a reader can read
+        assert f"<th>leads_changed</th><td>{', '.join(js['counterfactual']['leads_changed'])}</td>" in page
 
 
 def test_explain_eval_cli_on_real_fixture_folds(tmp_path, capsys, ptbxl_fixture_dir):
