@@ -38,6 +38,13 @@ from analysis.stats_utils import bh_qvalues
 METHODS = ("hierarchical", "bh")
 
 
+def is_hit(results: pd.DataFrame, alpha: float = 0.05) -> pd.Series:
+    """The scan's own ``hit`` column when it has one (the FDR procedure it was run with), else BH q < alpha."""
+    if "hit" in results.columns:
+        return results["hit"].astype(bool)
+    return results["q"] < alpha
+
+
 def simes(p: np.ndarray) -> float:
     """Simes' combined p-value of a family (NaNs ignored; 1.0 for an empty family)."""
     v = np.sort(np.asarray(p, dtype=np.float64)[np.isfinite(p)])

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.fdr import is_hit
+
 
 @dataclass
 class IntraclassResult:
@@ -53,7 +55,7 @@ def intraclass_test(results: pd.DataFrame, prototype_class: dict[str, str],
     """
     r = results[results["feature"].isin(prototype_class.keys())].copy()
     r["class"] = r["feature"].map(prototype_class)
-    r["sig"] = r["hit"].astype(bool) if "hit" in r.columns else r["q"] < alpha
+    r["sig"] = is_hit(r, alpha)
     g = r.groupby(["class", "phecode"])["sig"].agg(["size", "sum"]).reset_index()
     g.columns = ["class", "phecode", "n_prototypes", "n_significant"]
     g = g[(g["n_prototypes"] >= 2) & (g["n_significant"] >= 1)]

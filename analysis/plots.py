@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.fdr import is_hit
+
 
 def _title(text: str, note: str | None) -> str:
     return f"{text}<br><sup>{note}</sup>" if note else text
@@ -56,17 +58,13 @@ def manhattan(results: pd.DataFrame, alpha: float = 0.05, feature_kinds: list[st
                 marker={"size": 9, "color": "rgba(0,0,0,0)", "line": {"color": "black", "width": 1.2}},
                 hoverinfo="skip"))
     else:
-        sig = results[_hits(results, alpha)]
+        sig = results[is_hit(results, alpha)]
         if len(sig):
             fig.add_hline(y=float(-sig["log10_p"].max()), line_dash="dot", line_color="orange",
                           annotation_text=f"BH q<{alpha}")
     fig.update_layout(title=_title("PheWAS Manhattan plot", note), xaxis_title="phecode (by category)",
                       yaxis_title="-log10 p", xaxis={"showticklabels": False}, legend_title="category")
     return fig
-
-
-def _hits(results: pd.DataFrame, alpha: float) -> pd.Series:
-    return results["hit"].astype(bool) if "hit" in results.columns else results["q"] < alpha
 
 
 def _rule(results: pd.DataFrame, alpha: float) -> str:
@@ -81,7 +79,7 @@ def volcano(results: pd.DataFrame, alpha: float = 0.05, note: str | None = None,
         r = pd.concat([r.nsmallest(max_points // 2, "log10_p"),
                        r.sample(max_points // 2, random_state=0)]).drop_duplicates()
     fig = go.Figure()
-    hit = _hits(r, alpha)
+    hit = is_hit(r, alpha)
     for label, grp, color in (("not a hit", r[~hit], "lightgray"),
                               (f"hit ({_rule(r, alpha)})", r[hit], "crimson")):
         fig.add_trace(go.Scattergl(x=grp["beta"], y=_neglog10p(grp), mode="markers", name=label,

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.fdr import is_hit
 from data_access.errors import MetadataError
 
 
@@ -76,13 +77,6 @@ def tied_features(signature: str, features: list[str], prototype_class: dict[str
         elif f.startswith("logit_") and f.endswith(f"_{s}") and f.count("_") >= 2:
             out.append(f)
     return out
-
-
-def is_hit(results: pd.DataFrame, alpha: float = 0.05) -> pd.Series:
-    """The scan's own ``hit`` column when it has one (the FDR procedure it was run with), else BH q < alpha."""
-    if "hit" in results.columns:
-        return results["hit"].astype(bool)
-    return results["q"] < alpha
 
 
 def score_recovery(results: pd.DataFrame, truth: pd.DataFrame, prototype_class: dict[str, str] | None = None,

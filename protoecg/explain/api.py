@@ -86,7 +86,7 @@ class Explainer:
 
         t = time.perf_counter()
         self.bank
-        warm_up(self.bundle.model, self.bundle.n_samples, self.cf_config.path_steps)
+        warm_up(self.bundle.model, self.bundle.n_samples)
         self.bundle.predict(np.zeros((1, 12, self.bundle.n_samples), np.float32), with_leads=True)
         return time.perf_counter() - t
 

@@ -87,8 +87,8 @@ def latent_of(model: torch.nn.Module, fusion: FusionView, signals: np.ndarray) -
     return out["logits"], fusion.latent(out["sims"])
 
 
-def warm_up(model: torch.nn.Module, n_samples: int, path_steps: int) -> None:
-    """Run each fixed batch shape once (forward and the gradient path) so later calls reuse the plans."""
+def warm_up(model: torch.nn.Module, n_samples: int) -> None:
+    """Run each fixed batch shape once (forward and gradient) so later calls reuse the plans."""
     for b in BUCKETS:
         forward(model, np.zeros((b, 12, n_samples), np.float32))
         LabelScorer(model, 0).grad(np.zeros((b, 12, n_samples), np.float32))

@@ -154,6 +154,11 @@ class CellGrid:
         # One window's blend profile: 1 inside, cosine ramps spilling ``blend`` samples over each edge.
         self._ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, self.blend + 2)[1:-1]) if self.blend else None
 
+    @classmethod
+    def for_config(cls, shape: tuple[int, int], fs: float, cfg: "CFConfig") -> "CellGrid":
+        """The grid a search with ``cfg`` uses over a (leads, samples) signal."""
+        return cls(shape[0], shape[1], fs, cfg.window_s, cfg.blend_samples, cell_rows(cfg.cells, shape[0]))
+
     @property
     def n_cells(self) -> int:
         return len(self.rows) * self.n_windows
@@ -366,7 +371,7 @@ def search_counterfactual(query: np.ndarray, donors: np.ndarray, score_fn: Score
             scored += n
         return calls
 
-    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples, cell_rows(cfg.cells, q.shape[0]))
+    grid = CellGrid.for_config(q.shape, fs, cfg)
     aligned = [align_donor(q, d, fs, cfg.max_lag_s) for d in d_all[: cfg.max_donors]]
     s = score(np.concatenate([q[None], np.stack([a for a, _ in aligned])]))
     s0, s_donors = float(s[0]), s[1:]
@@ -423,7 +428,7 @@ def random_order_flip(query: np.ndarray, donor: np.ndarray, score_fn: ScoreFn, t
     (signal, mask, valid); with no flipping prefix the full substitution is returned with ``valid`` from it.
     """
     q = np.asarray(query, dtype=np.float32)
-    grid = CellGrid(q.shape[0], q.shape[1], fs, cfg.window_s, cfg.blend_samples, cell_rows(cfg.cells, q.shape[0]))
+    grid = CellGrid.for_config(q.shape, fs, cfg)
     donor_al, _ = align_donor(q, np.asarray(donor, dtype=np.float32), fs, cfg.max_lag_s)
     order = rng.permutation(grid.n_cells)
     sizes = _prefix_sizes(grid.n_cells)

@@ -70,7 +70,8 @@ class DonorBank:
         kind = np.argmax(margin, axis=1)
         _, first = np.unique(kind, return_index=True)        # the nearest donor of every kind
         pick = list(np.sort(first)[:k])
-        rest = [i for i in range(near.size) if i not in set(pick)]
+        taken = set(pick)
+        rest = [i for i in range(near.size) if i not in taken]
         pick = sorted(pick + rest[: k - len(pick)])
         return near[pick]
 

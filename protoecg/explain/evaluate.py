@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .api import Explainer
-from .cf_model import counterfactual_for_label, latent_of, prob_to_logit
-from .cf_model import LabelScorer
+from .cf_model import LabelScorer, counterfactual_for_label, latent_of, prob_to_logit
 from .counterfactual import random_order_flip, random_substitution
 
 log = logging.getLogger(__name__)
