@@ -14,7 +14,7 @@ import pytest
 from analysis.phewas import RESULT_COLUMNS
 from analysis.phewas_sim import label_features
 from data_access.synth.mimic import MimicSynthConfig, synthesize_mimic
-from protoecg.cli import main
+from protoecg_cli import main
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """``protoecg app``: the Streamlit command line and the environment handed to the app."""
 from __future__ import annotations
 
-from protoecg.cli import build_parser, main
-from protoecg.cli.app_cmd import app_environment, app_script, streamlit_command
+from protoecg_cli import build_parser, main
+from protoecg_cli.app_cmd import app_environment, app_script, streamlit_command
 
 
 def _opt(cmd: list[str], name: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protoecg.cli import main
+from protoecg_cli import main
 
 BRANCH_CSV = Path(__file__).parents[2] / "data_access" / "resources" / "ptbxl_branch_groups.csv"
 

@@ -6,7 +6,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from protoecg.cli import main as cli_main
+from protoecg_cli import main as cli_main
 from protoecg.review.ratings import (CaseFeedback, PrototypeRating, RatingError, RatingsStore,
                                      RatingsStoreError, resolve_db_url)
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from protoecg.cli import main
+from protoecg_cli import main
 
 from .explain_support import tiny_bundle_path
 

@@ -12,13 +12,13 @@ import sys
 
 # Order = order in --help.
 _COMMAND_MODULES = (
-    "protoecg.cli.demo_cmd",
-    "protoecg.cli.data_cmd",
-    "protoecg.cli.model_cmd",
-    "protoecg.cli.explain_cmd",
-    "protoecg.cli.app_cmd",
-    "protoecg.cli.infer_cmd",
-    "protoecg.cli.phewas_cmd",
+    "protoecg_cli.demo_cmd",
+    "protoecg_cli.data_cmd",
+    "protoecg_cli.model_cmd",
+    "protoecg_cli.explain_cmd",
+    "protoecg_cli.app_cmd",
+    "protoecg_cli.infer_cmd",
+    "protoecg_cli.phewas_cmd",
 )
 
 
