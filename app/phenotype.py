@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from protoecg.errors import ProtoECGError
+
 log = logging.getLogger(__name__)
 
 RESULT_FILES = ("results.parquet", "results.csv")
@@ -18,7 +20,7 @@ SURVIVAL_FILES = ("survival.parquet", "survival.csv")
 NEEDED = ("feature", "phecode", "odds_ratio", "p", "log10_p")
 
 
-class ResultsError(ValueError):
+class ResultsError(ProtoECGError, ValueError):
     """A results file exists but cannot be used (message says which and why)."""
 
 

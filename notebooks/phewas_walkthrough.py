@@ -159,7 +159,9 @@ if truth_file.exists():
 # %%
 from analysis import plots  # noqa: E402
 
-note = "demo data: generated ECGs and diagnoses, not patients"
+from protoecg.provenance import DEMO_DATA_NOTE  # noqa: E402
+
+note = DEMO_DATA_NOTE
 figs = {"manhattan": pw.plot_manhattan(note=note), "volcano": pw.plot_volcano(note=note),
         "forest": pw.plot_forest(note=note, top=15)}
 for name, fig in figs.items():

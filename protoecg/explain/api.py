@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from data_access.errors import ECGDataError
 from data_access.record import ECGRecord
+from data_access.signal_checks import check_model_input
 
 from .counterfactual import CFConfig
 from .errors import ExplainError
@@ -42,12 +44,10 @@ def to_input(bundle, signal_or_record) -> tuple[str, np.ndarray, tuple[str, ...]
         rec = signal_or_record
         x = to_model_input(rec, fs=bundle.fs, n_samples=bundle.n_samples)
         return rec.record_id, x, tuple(f"SNOMED {c}" for c in rec.dx_snomed)
-    x = np.asarray(signal_or_record, dtype=np.float32)
-    if x.ndim != 2 or x.shape != (12, bundle.n_samples):
-        raise ExplainError(f"expected a preprocessed (12, {bundle.n_samples}) array at {bundle.fs} Hz, "
-                           f"got shape {x.shape}; pass a record path or ECGRecord to preprocess it")
-    if not np.isfinite(x).all():
-        raise ExplainError("the signal contains NaN or infinite values")
+    try:
+        x = check_model_input(signal_or_record, bundle.n_samples, fs=bundle.fs)
+    except ECGDataError as exc:  # an array is the caller's input to the explainer, not a record read
+        raise ExplainError(f"{exc.reason}; pass a record path or ECGRecord to preprocess it") from exc
     return "array", x, ()
 
 
@@ -82,7 +82,7 @@ class Explainer:
 
         Call it before timing anything: the first forward pass of each input shape is slow on CPU.
         """
-        from .cf_model import warm_up
+        from .scoring import warm_up
 
         t = time.perf_counter()
         self.bank
@@ -100,7 +100,7 @@ class Explainer:
         """The most probable positive label (to be made negative) or, with none positive, the label
         closest to its threshold (to be made positive) — each preferring labels for which the donor
         bank holds a real ECG on the target side."""
-        from .cf_model import prob_to_logit
+        from .scoring import prob_to_logit
 
         pos = [p for p in preds if p.positive]
         direction = "to_negative" if pos else "to_positive"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..decision import reaches
 from .errors import ExplainError
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ class CellGrid:
 
 
 def _flipped(scores: np.ndarray, thr: float, direction: str, margin: float) -> np.ndarray:
-    return scores >= thr + margin if direction == "to_positive" else scores < thr - margin
+    return reaches(scores, thr, direction, margin)
 
 
 def _prefix_sizes(n: int) -> list[int]:

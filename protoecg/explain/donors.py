@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ExplainError
 from .evidence import FusionView
+from .scoring import is_positive, latent_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class DonorBank:
 
     def eligible(self, label_index: int, threshold_logit: float, direction: str) -> np.ndarray:
         """(N,) bool: bank ECGs on the target side (and, with labels, correctly classified)."""
-        pos = self.logits[:, label_index] >= threshold_logit
+        pos = is_positive(self.logits[:, label_index], threshold_logit)
         ok = pos if direction == "to_positive" else ~pos
         if self.labels is not None:
             ok &= self.labels[:, label_index] if direction == "to_positive" else ~self.labels[:, label_index]
@@ -77,8 +78,6 @@ class DonorBank:
 
 
 def _outputs(bundle, signals: np.ndarray, fusion: FusionView) -> tuple[np.ndarray, np.ndarray]:
-    from .cf_model import latent_of
-
     bundle._check(signals)   # shape / finiteness errors as the bundle words them
     return latent_of(bundle.model, fusion, signals)
 

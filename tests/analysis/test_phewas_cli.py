@@ -91,7 +91,7 @@ def test_survival_cli_finds_the_planted_hazard(demo, capsys):
 def test_cli_reports_missing_feature_table(tmp_path, capsys):
     rc = main(["phewas", "--features", str(tmp_path / "nope.parquet"), "--mimic", str(tmp_path),
                "--out", str(tmp_path / "o")])
-    assert rc == 1
+    assert rc == 2
     assert "not found" in capsys.readouterr().err
 
 

@@ -32,6 +32,6 @@ def test_environment_carries_model_db_and_directories(tmp_path):
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
-    assert main(["app", "--model", str(tmp_path / "nope")]) == 1
+    assert main(["app", "--model", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["app", "--model", str(tmp_path), "--port", "0"]) == 2
