@@ -2,20 +2,16 @@
 
 Both read the feature table written by ``protoecg infer`` (Parquet: study_id, ``sim_*``, ``prob_*``,
 ``logit_*``), build the analysis cohort from a MIMIC-IV directory (``hosp/`` + ``ecg/``) and write tidy
-tables, Plotly HTML figures and a ``run.json`` with the linkage rule and every parameter.
+tables, Plotly HTML figures and a ``run.json`` with the linkage rule and every parameter. The study itself
+is :mod:`analysis.study`; this module parses the arguments and prints the summary.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import subprocess
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-
-DEMO_NOTE = "demo data: generated ECGs and diagnoses, not patients"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,190 +49,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_survival)
 
 
+# analysis.study.UNITS, spelled here so that `protoecg --help` does not import the analysis package
+_UNITS = ("first_ecg_per_admission", "first_ecg_per_patient", "last_ecg_per_admission", "all_ecgs")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", required=True, help="feature Parquet from `protoecg infer`")
     p.add_argument("--mimic", required=True, help="MIMIC-IV directory with hosp/ and ecg/")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--model", default=None, help="model run/bundle (prototype -> class table)")
     p.add_argument("--days-before-admit", type=float, default=7.0, help="linkage window before admission")
-    p.add_argument("--unit", choices=["first_ecg_per_admission", "first_ecg_per_patient", "last_ecg_per_admission",
-                                      "all_ecgs"], default="first_ecg_per_admission",
+    p.add_argument("--unit", choices=list(_UNITS), default="first_ecg_per_admission",
                    help="unit of analysis; first_ecg_per_patient gives independent units when patients have "
                         "several admissions (recorded in every output)")
     p.add_argument("--json", action="store_true", help="print a summary JSON on stdout")
     p.add_argument("--no-progress", action="store_true")
 
 
-# ---------------------------------------------------------------------------------------------- helpers
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _load_features(path: str):
-    import pandas as pd
-    from data_access.errors import MetadataError
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"feature table {p} not found (write it with `protoecg infer`)")
-    df = pd.read_parquet(p)
-    if "study_id" in df.columns:
-        df = df.set_index("study_id")
-    elif df.index.name != "study_id":
-        raise MetadataError(f"{p}: no study_id column")
-    df.index = df.index.astype("int64")
-    return df[~df.index.duplicated()]
-
-
-def _prototype_table(args: argparse.Namespace):
-    """Prototype -> class table: --model RUN (its prototypes.csv), else the feature dataset's
-    ``_prototypes.csv`` (written by ``protoecg infer``), else a ``prototypes.csv`` beside the features."""
-    import pandas as pd
-
-    feats = Path(args.features)
-    if args.model:
-        table = Path(args.model) / "prototypes.csv"
-        if table.exists():
-            return pd.read_csv(table, keep_default_na=False)
-        from protoecg.bundle import load_bundle
-        return load_bundle(args.model).prototypes
-    for cand in (feats / "_prototypes.csv", feats.with_name("prototypes.csv")):
-        if cand.is_file():
-            return pd.read_csv(cand, keep_default_na=False)
-    log.warning("no prototype table found (give --model): no class aggregates, prototypes not scored "
-                "against the ground truth")
-    return None
-
-
-def _cohort(args: argparse.Namespace, version: str = "1.2", min_cases: int = 20, min_controls: int = 20):
-    from analysis.cohort import build_cohort
-    from analysis.linkage import LinkageRule
-
-    cohort = build_cohort(args.mimic, rule=LinkageRule(days_before_admit=args.days_before_admit, unit=args.unit),
-                          phecode_version=version, min_cases=min_cases, min_controls=min_controls)
-    n_units, n_patients = len(cohort.units), int(cohort.units["subject_id"].nunique())
-    if n_units > 1.1 * n_patients:
-        log.warning("%d units come from %d patients (%.2f per patient): a patient's admissions share chronic "
-                    "diagnoses and ECG traits, so p-values can be too small; --unit first_ecg_per_patient "
-                    "gives independent units", n_units, n_patients, n_units / max(n_patients, 1))
-    return cohort
-
-
-def _clean(obj):
-    """NaN/inf -> None so that the JSON is standard (json.dumps would write bare NaN)."""
-    if isinstance(obj, float):
-        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def _dumps(obj: dict, **kw) -> str:
-    return json.dumps(_clean(obj), default=str, allow_nan=False, **kw)
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(_dumps(obj, indent=2))
-
-
 # ---------------------------------------------------------------------------------------------- phewas
 def run_phewas(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from analysis.study import run_phewas_study, to_json
 
-    from analysis import comparators, plots
-    from analysis.phewas import PheWAS
-    from analysis.recovery import read_ground_truth, score_recovery
-
-    t0 = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    feats = _load_features(args.features)
-    cohort = _cohort(args, args.phecodes, args.min_cases, args.min_controls)
-    protos = _prototype_table(args)
-    pmap = comparators.prototype_class_map(protos) if protos is not None else {}
-    extra = []
-    if protos is not None and not args.no_aggregates:
-        extra.append(comparators.class_aggregates(feats, protos))
-    mm_path = comparators.find_machine_measurements(args.mimic)
-    if mm_path is not None and not args.no_concepts:
-        conc = comparators.machine_concepts(comparators.read_machine_measurements(mm_path))
-        conc = conc.reindex(feats.index)
-        log.info("machine concepts: %d of %d units have no machine report (counted as no statement)",
-                 int(conc.isna().all(axis=1).sum()), len(conc))
-        extra.append(conc.fillna(0.0))
-    table = pd.concat([feats] + extra, axis=1)
-    pw = PheWAS(min_cases=args.min_cases, min_controls=args.min_controls, screen_p=args.screen_p,
-                refit=args.refit, fdr=args.fdr, progress=not args.no_progress)
-    pw.fit(table, cohort.phenotypes, cohort.units[["age", "sex"]], phecode_info=cohort.phecode_info)
-    res = pw.results_
-    res.to_parquet(out / "results.parquet", index=False)
-    res.to_csv(out / "results.csv", index=False)
-    truth_path = Path(args.mimic) / "ground_truth.csv"
-    note = DEMO_NOTE if truth_path.exists() else None
-    plots.save_html(pw.plot_manhattan(note=note), out / "manhattan.html")
-    plots.save_html(pw.plot_volcano(note=note), out / "volcano.html")
-    plots.save_html(pw.plot_forest(note=note), out / "forest.html")
-    summary = {"n_units": pw.n_units_, "n_patients": int(cohort.units["subject_id"].nunique()),
-               "unit": args.unit, "n_features": len(pw.features_), "n_phecodes": int(res["phecode"].nunique()),
-               "n_tests": pw.n_tests_, "n_hits": pw.n_hits_, "fdr": pw.config.fdr,
-               "n_phecodes_selected": pw.n_phecodes_selected_,
-               "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),
-               "n_bonferroni": int(res["bonferroni"].sum()),
-               "n_refitted": int((res["method"] == "irls").sum()),
-               "n_not_converged": int((~res["converged"]).sum()), "linkage_rule": cohort.rule,
-               "phecode_version": args.phecodes}
-    if truth_path.exists():
-        truth = read_ground_truth(truth_path, phecode_version=args.phecodes)
-        rec = score_recovery(res, truth, pmap, alpha=pw.config.alpha)
-        pd.DataFrame(rec.pop("pairs")).to_csv(out / "recovery.csv", index=False)
-        summary.update({k: rec[k] for k in ("sensitivity", "false_discovery_proportion", "n_planted",
-                                            "n_planted_tested", "n_recovered", "n_false_hits",
-                                            "n_phecodes_hit", "n_false_phecodes",
-                                            "n_null_tests", "nominal_fdr", "expected_false_hits",
-                                            "null_p_below")})
-    if pmap:
-        from analysis.intraclass import intraclass_test
-
-        sims = [c for c in table.columns if c in pmap]
-        ic = intraclass_test(res, pmap, table.loc[table.index.isin(cohort.units.index), sims].T,
-                             n_permutations=2000)
-        ic.classes.to_csv(out / "intraclass.csv", index=False)
-        summary.update({"intraclass_mean_distance_mixed": ic.mean_mixed,
-                        "intraclass_mean_distance_concordant": ic.mean_concordant,
-                        "intraclass_mannwhitney_p": ic.mannwhitney_p})
-    if args.predict:
-        from analysis.prediction import compare_feature_sets
-
-        sets = {"class_probabilities": [c for c in table.columns if c.startswith("prob_")],
-                "prototypes": [c for c in table.columns if c.startswith("sim_")]}
-        sets = {k: v for k, v in sets.items() if v}
-        codes = [c for c in args.predict if c in cohort.phenotypes.columns]
-        if sets and codes:
-            auc = compare_feature_sets(table.loc[table.index.isin(cohort.units.index)], cohort.phenotypes,
-                                       codes, sets, n_boot=500)
-            auc.to_csv(out / "prediction_auroc.csv", index=False)
-            summary["prediction_auroc"] = auc[["phecode", "feature_set", "auroc", "ci_low", "ci_high"]] \
-                .to_dict("records")
-    summary["wall_s"] = round(time.perf_counter() - t0, 2)
-    _write_json(out / "run.json", {
-        "command": "phewas", "features": str(args.features), "mimic": str(args.mimic), "model": args.model,
-        "linkage_rule": cohort.rule, "linkage_stats": cohort.linkage_stats, "config": pw.config_,
-        "n_dropped_units": len(pw.dropped_units_), "constant_features": pw.constant_features_,
-        "skipped_phecodes": int(len(pw.skipped_phecodes_) + len(cohort.dropped_phecodes)),
-        "bad_rows": len(cohort.bad_rows), "git_commit": _git_commit(), "note": note, "summary": summary})
+    summary = run_phewas_study(
+        args.features, args.mimic, out, model=args.model, phecodes=args.phecodes, min_cases=args.min_cases,
+        min_controls=args.min_controls, screen_p=args.screen_p, refit=args.refit, fdr=args.fdr,
+        aggregates=not args.no_aggregates, concepts=not args.no_concepts, predict=args.predict,
+        days_before_admit=args.days_before_admit, unit=args.unit, progress=not args.no_progress)
     if args.json:
-        print(_dumps(summary))
+        print(to_json(summary))
     else:
-        rule = (f"two-stage FDR < {pw.config.alpha:g}: {summary['n_phecodes_selected']} phecodes selected, then "
+        alpha = summary["alpha"]
+        rule = (f"two-stage FDR < {alpha:g}: {summary['n_phecodes_selected']} phecodes selected, then "
                 f"features within them; BH over all tests alone: {summary['n_hits_bh']} hits"
-                if summary["fdr"] == "hierarchical" else f"BH q < {pw.config.alpha:g} over all tests")
+                if summary["fdr"] == "hierarchical" else f"BH q < {alpha:g} over all tests")
         print(f"{summary['n_tests']} tests, {summary['n_hits']} hits ({rule}) -> {out}")
         if "sensitivity" in summary:
             print(f"planted associations recovered: {summary['sensitivity']:.2f}; "
@@ -248,54 +94,14 @@ def run_phewas(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- survival
 def run_survival(args: argparse.Namespace) -> int:
-    from analysis import plots
-    from analysis.cohort import survival_table
-    from analysis.recovery import read_ground_truth
-    from analysis.survival import cox_per_sd, km_by_quartile
-    from data_access.errors import MetadataError
+    from analysis.study import run_survival_study, to_json
 
-    t0 = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    feats = _load_features(args.features)
-    cohort = _cohort(args, min_cases=1, min_controls=1)
-    cols = args.feature or [c for c in feats.columns if str(c).startswith("prob_")]
-    missing = [c for c in cols if c not in feats.columns]
-    if missing or not cols:
-        raise MetadataError(f"feature column(s) not in {args.features}: {missing or 'no prob_* columns'}")
-    units = cohort.units.loc[cohort.units.index.intersection(feats.index)]
-    surv = survival_table(args.mimic, units)
-    cox = cox_per_sd(surv, feats[cols], units[["age", "sex"]])
-    cox = cox.sort_values("p", na_position="last").reset_index(drop=True)
-    cox.to_parquet(out / "survival.parquet", index=False)
-    cox.to_csv(out / "survival.csv", index=False)
-    truth_path = Path(args.mimic) / "ground_truth.csv"
-    note = DEMO_NOTE if truth_path.exists() else None
-    plots.save_html(plots.forest(cox, estimate="hr_per_sd", low="hr_ci_low", high="hr_ci_high",
-                                 label_cols=("feature",), xlabel="hazard ratio per SD (95% CI)", note=note),
-                    out / "forest_hr.html")
-    km_summ = []
-    for feat in cox.dropna(subset=["p"])["feature"].head(args.km):
-        km = km_by_quartile(surv, feats.loc[units.index, feat])
-        plots.save_html(plots.kaplan_meier(km, note=note), out / f"km_{feat}.html")
-        km.at_risk.to_csv(out / f"km_{feat}_at_risk.csv")
-        km_summ.append({"feature": feat, "logrank_p": km.logrank_p})
-    summary = {"n_units": int(len(surv)), "n_events": int(surv["event"].sum()), "n_features": len(cols),
-               "top": cox.head(5)[["feature", "hr_per_sd", "hr_ci_low", "hr_ci_high", "p", "ph_p"]]
-               .to_dict("records"), "kaplan_meier": km_summ, "linkage_rule": cohort.rule}
-    if truth_path.exists():
-        truth = read_ground_truth(truth_path, phecode_version="survival")
-        sig = truth.loc[truth["planted"], "signature"].tolist()
-        hit = cox[(cox["p"] < 0.05) & cox["feature"].isin([f"prob_{s}" for s in sig])]
-        summary["planted_survival_signatures"] = sig
-        summary["planted_survival_recovered"] = bool(len(hit))
-    summary["wall_s"] = round(time.perf_counter() - t0, 2)
-    _write_json(out / "run.json", {"command": "survival", "features": str(args.features), "mimic": str(args.mimic),
-                                   "linkage_rule": cohort.rule, "covariates": ["age", "sex"],
-                                   "cluster": "subject_id", "git_commit": _git_commit(), "note": note,
-                                   "summary": summary})
+    summary = run_survival_study(args.features, args.mimic, out, columns=args.feature, km=args.km,
+                                 days_before_admit=args.days_before_admit, unit=args.unit)
     if args.json:
-        print(_dumps(summary))
+        print(to_json(summary))
     else:
-        print(f"Cox per SD for {len(cols)} feature(s) on {len(surv)} units ({summary['n_events']} deaths) -> {out}")
+        print(f"Cox per SD for {summary['n_features']} feature(s) on {summary['n_units']} units "
+              f"({summary['n_events']} deaths) -> {out}")
     return 0
