@@ -126,3 +126,22 @@ def test_loading_a_model_does_not_go_through_training():
             bad += [f"{name}:{line} imports {m}" for m, line in imports_of(name, path)
                     if m.startswith("protoecg.training")]
     assert not bad, "\n".join(bad)
+
+
+def test_public_apis_are_curated_and_cheap_to_import():
+    """``__all__`` of each library package resolves, and importing the packages loads no torch/pandas."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import protoecg, data_access, analysis; "
+            "heavy = [m for m in ('torch', 'pandas', 'streamlit') if m in sys.modules]; "
+            "assert not heavy, heavy; "
+            "[getattr(p, n) for p in (protoecg, data_access, analysis) for n in p.__all__]; "
+            "print(len(protoecg.__all__), len(data_access.__all__), len(analysis.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert all(int(n) >= 10 for n in out.stdout.split())
+    import protoecg
+
+    with pytest.raises(AttributeError):
+        protoecg.no_such_name  # noqa: B018

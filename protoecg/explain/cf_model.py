@@ -4,6 +4,8 @@ The scoring helpers (``forward``, ``LabelScorer``, ``latent_of``, ``prob_to_logi
 :mod:`protoecg.explain.scoring` and are re-exported here."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 
 import numpy as np
@@ -17,8 +19,11 @@ from .evidence import FusionView
 from .scoring import LabelScorer, forward, is_positive, latent_of, prob_to_logit, reaches, warm_up  # noqa: F401
 from .types import CounterfactualResult
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..bundle import Bundle
 
-def counterfactual_for_label(bundle, fusion: FusionView, bank: DonorBank, x: np.ndarray, label: str,
+
+def counterfactual_for_label(bundle: Bundle, fusion: FusionView, bank: DonorBank, x: np.ndarray, label: str,
                              direction: str | None = None, cfg: CFConfig = CFConfig(),
                              use_gradients: bool = True) -> CounterfactualResult:
     """Search a (lead × window) substitution counterfactual flipping ``label`` for the model input ``x``.

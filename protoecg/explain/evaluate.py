@@ -10,6 +10,8 @@ cells up to the shortest prefix that does flip it (what the search's ranking and
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 import sys
 from dataclasses import asdict, dataclass
@@ -21,6 +23,9 @@ from .api import Explainer
 from .cf_model import counterfactual_for_label
 from .counterfactual import random_order_flip, random_substitution
 from .scoring import LabelScorer, is_positive, latent_of, prob_to_logit, reaches, sigmoid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +157,7 @@ def summarise(df: pd.DataFrame, n_ecgs: int, setup_s: float, bank_source: str, s
         fraction_ratio_vs_prototype_guided=PROTOTYPE_GUIDED_FRACTION / frac if frac and frac > 0 else float("nan"))
 
 
-def held_out(bundle, root, fold: int = 10, n: int | None = None, seed: int = 0):
+def held_out(bundle: Bundle, root, fold: int = 10, n: int | None = None, seed: int = 0):
     """(signals, ecg_ids) of a PTB-XL-layout fold, preprocessed for the model (at most ``n``, fixed subset)."""
     from data_access.ptbxl import load_ptbxl
 
