@@ -12,7 +12,8 @@ import numpy as np
 
 from data_access.leads import CANONICAL_LEADS
 
-from .counterfactual import CFConfig, change_metrics, search_counterfactual
+from .cf_cells import CFConfig, change_metrics
+from .counterfactual import search_counterfactual
 from .donors import DonorBank
 from .errors import ExplainError
 from .evidence import FusionView

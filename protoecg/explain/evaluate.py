@@ -21,7 +21,7 @@ import pandas as pd
 
 from .api import Explainer
 from .cf_model import counterfactual_for_label
-from .counterfactual import random_order_flip, random_substitution
+from .cf_comparators import random_order_flip, random_substitution
 from .scoring import LabelScorer, is_positive, latent_of, prob_to_logit, reaches, sigmoid
 
 if TYPE_CHECKING:  # pragma: no cover
