@@ -4,8 +4,7 @@ imported on first use.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from data_access.lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "find_results": "analysis.study",
@@ -36,15 +35,4 @@ __all__ = ["Cohort", "LinkageRule", "PheWAS", "PheWASConfig", "PheWASInputError"
            "run_phewas_study", "run_survival_study", "study_cohort", "survival_table"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use, so ``import analysis`` stays cheap (no torch/pandas)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -4,8 +4,7 @@ Nothing here imports ``protoecg``, ``analysis`` or ``app``: data flows one way, 
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "ECGRecord": "data_access.record",
@@ -50,15 +49,4 @@ __all__ = ["BRANCHES", "CANONICAL_LEADS", "ECGDataError", "ECGRecord", "HospTabl
            "scp_statements", "synthesize_mimic", "to_model_input", "validate_signal"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use, so ``import data_access`` stays cheap (no torch/pandas)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

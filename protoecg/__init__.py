@@ -5,8 +5,7 @@ command line is the separate ``protoecg_cli`` package (``protoecg --help``).
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from data_access.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -55,15 +54,4 @@ __all__ = ["BackboneConfig", "Bundle", "BundleError", "CFConfig", "ConfigError",
            "save_paper_ecg", "sigmoid", "train", "write_reports"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use, so ``import protoecg`` stays cheap (no torch/pandas)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
