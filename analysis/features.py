@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_access.errors import ECGDataError
+from data_access.errors import ECGDataError, MetadataError
 from data_access.mimic_ecg import load_mimic_ecg, read_record_list, to_model_input
 
 log = logging.getLogger(__name__)
@@ -147,9 +147,21 @@ def extract_features(bundle: Any, mimic_ecg_dir: str | Path, out_path: str | Pat
 
 
 def read_features(path: str | Path) -> pd.DataFrame:
-    """The whole feature table (all shards), indexed by ``study_id``."""
-    df = pd.read_parquet(path)
-    return df.drop_duplicates("study_id").set_index("study_id").sort_index()
+    """The whole feature table (all shards, or one Parquet file), indexed by ``study_id`` (int64, sorted).
+
+    A study written twice (an interrupted shard rerun) is kept once, its first row. A missing path is a
+    ``FileNotFoundError``; a table without ``study_id`` (column or index) a :class:`MetadataError`.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"feature table {p} not found (write it with `protoecg infer`)")
+    df = pd.read_parquet(p)
+    if "study_id" in df.columns:
+        df = df.set_index("study_id")
+    elif df.index.name != "study_id":
+        raise MetadataError(f"{p}: no study_id column")
+    df.index = df.index.astype("int64")
+    return df[~df.index.duplicated()].sort_index()
 
 
 def read_bad_records(path: str | Path) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from analysis import _irls
 from analysis.fdr import METHODS as FDR_METHODS
 from analysis.fdr import hierarchical_qvalues
 from analysis.stats_utils import LN10, bh_qvalues, log10_p_chi2, log10_p_wald
-from data_access.errors import ECGDataError
+from protoecg.errors import ProtoECGError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _KIND_PREFIXES = (("sim_", "prototype"), ("prob_", "class_probability"), ("logit
                   ("agg_", "class_aggregate"), ("concept_", "machine_concept"))
 
 
-class PheWASInputError(ECGDataError):
+class PheWASInputError(ProtoECGError):
     """The feature, phenotype or covariate tables cannot be analysed as given."""
 
 

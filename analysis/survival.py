@@ -17,7 +17,7 @@ import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test, proportional_hazard_test
 
-from data_access.errors import ECGDataError
+from protoecg.errors import ProtoECGError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ COX_COLUMNS = ["feature", "n", "n_events", "hr_per_sd", "hr_ci_low", "hr_ci_high
                "p", "ph_p", "ph_ok", "converged", "note"]
 
 
-class SurvivalInputError(ECGDataError):
+class SurvivalInputError(ProtoECGError):
     """The survival table or the features cannot be analysed as given."""
 
 

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from protoecg.review.app_env import (  # noqa: F401  (re-exported for the app and tests)
+from app.app_env import (  # noqa: F401  (re-exported for the app and tests)
     DATA_ENV, DB_ENV, DEFAULT_MAX_UPLOAD_MB, MAX_UPLOAD_ENV, MODEL_ENV, RESULTS_ENV, SURVIVAL_ENV,
 )
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import streamlit as st
 
+from protoecg.errors import ProtoECGError
 from protoecg.review.ratings import RatingsStore
 
 log = logging.getLogger(__name__)
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(ProtoECGError, RuntimeError):
     """The model run cannot be loaded (message says why and what to do)."""
 
 

@@ -8,10 +8,10 @@ import streamlit as st
 
 from app.config import AppConfig, load_config
 from app.resources import ModelUnavailable, load_bundle_cached, ratings_store
+from protoecg.provenance import DEMO_DISCLAIMER, as_sentence
 from protoecg.review.ratings import RatingsStore, RatingsStoreError
 
-DEMO_BANNER = ("This demo model was trained on generated ECGs — a demonstration, not a diagnostic. "
-               "Its predictions say nothing about real patients.")
+DEMO_BANNER = f"{as_sentence(DEMO_DISCLAIMER)} Its predictions say nothing about real patients."
 
 
 @dataclass

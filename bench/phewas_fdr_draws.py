@@ -26,8 +26,7 @@ def main() -> int:
     ap.add_argument("--patients", type=int, default=2000)
     args = ap.parse_args()
 
-    from analysis.cohort import build_cohort
-    from analysis.comparators import class_aggregates, prototype_class_map
+    from analysis.study import build_feature_table, study_cohort
     from analysis.phewas import PheWAS
     from analysis.phewas_sim import label_features
     from analysis.recovery import read_ground_truth, score_recovery
@@ -41,11 +40,12 @@ def main() -> int:
             synthesize_mimic(mimic, MimicSynthConfig(n_patients=args.patients, seed=seed, write_waveforms=False),
                              progress=False)
             feats, protos = label_features(pd.read_csv(mimic / "ecg_labels.csv"), seed=seed)
-            table = pd.concat([feats, class_aggregates(feats, protos)], axis=1)
-            cohort = build_cohort(mimic)
+            # the CLI's table, without the machine-statement concepts (this bench scans the prototypes)
+            table, pmap = build_feature_table(feats, mimic, protos, concepts=False)
+            cohort = study_cohort(mimic)
             pw = PheWAS().fit(table, cohort.phenotypes, cohort.units[["age", "sex"]],
                               phecode_info=cohort.phecode_info)
-            truth, pmap = read_ground_truth(mimic / "ground_truth.csv", "1.2"), prototype_class_map(protos)
+            truth = read_ground_truth(mimic / "ground_truth.csv", "1.2")
             res = pw.results_
             h = score_recovery(res, truth, pmap)
             b = score_recovery(res.assign(hit=res["q"] < 0.05), truth, pmap)

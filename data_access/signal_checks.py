@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import RecordLengthError, SamplingRateError, SignalQualityError
+from .errors import LeadError, RecordLengthError, SamplingRateError, SignalQualityError
 from .leads import CANONICAL_LEADS, canonical_order
 
 SUPPORTED_FS: tuple[float, ...] = (100.0, 500.0)
@@ -60,3 +60,30 @@ def validate_signal(signal: np.ndarray, lead_names: Sequence[str], fs: float,
             raise SignalQualityError(f"flat lead(s) with no signal (peak-to-peak < {FLAT_THRESHOLD_MV:g} mV): "
                                      f"{', '.join(flat)}", record)
     return np.ascontiguousarray(out)
+
+
+def check_model_input(signals: np.ndarray, n_samples: int | None = None, *, n_leads: int = 12,
+                      batched: bool = False, finite: bool = True, fs: float | None = None,
+                      record: str | None = None, dtype: type = np.float32) -> np.ndarray:
+    """``signals`` as ``dtype`` if it is a preprocessed model input, else a typed :class:`ECGDataError`.
+
+    The one check of an array that skips the record readers (the bundle's ``predict``, the explainers,
+    the renderers): shape ``(n_leads, T)``, or ``(N, n_leads, T)`` with ``batched`` (a single
+    ``(n_leads, T)`` is then promoted to ``(1, n_leads, T)``); ``T == n_samples`` when given; all values
+    finite when ``finite``. Raises :class:`LeadError` (shape), :class:`RecordLengthError` (length) or
+    :class:`SignalQualityError` (NaN/inf); all three are also ``ValueError``.
+    """
+    x = np.asarray(signals, dtype=dtype)
+    if batched and x.ndim == 2:
+        x = x[None]
+    ndim = 3 if batched else 2
+    if x.ndim != ndim or x.shape[-2] != n_leads:
+        want = f"(N, {n_leads}, {n_samples or 'T'})" if batched else f"({n_leads}, {n_samples or 'T'})"
+        raise LeadError(f"expected signals shaped {want}, got {tuple(np.shape(signals))}", record)
+    if n_samples is not None and x.shape[-1] != n_samples:
+        at = f" ({n_samples / fs:g} s at {fs:g} Hz)" if fs else ""
+        raise RecordLengthError(f"the model takes {n_samples} samples{at}; got {x.shape[-1]}. "
+                                "Resample/crop first.", record)
+    if finite and not np.isfinite(x).all():
+        raise SignalQualityError("signals contain NaN or infinite values", record)
+    return x

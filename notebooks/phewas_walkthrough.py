@@ -60,12 +60,11 @@ if not (MIMIC / "hosp").exists():
     synthesize_mimic(MIMIC, MimicSynthConfig(n_patients=N_PATIENTS, seed=0, write_waveforms=False))
     print(f"generated a synthetic MIMIC-IV (tables only) in {MIMIC}")
 
+from analysis import study  # noqa: E402  (the same study code as `protoecg phewas`)
+
 if FEATURES.exists():
-    features = pd.read_parquet(FEATURES).drop_duplicates("study_id").set_index("study_id")
-    candidates = [Path(MODEL) / "prototypes.csv"] if MODEL else []
-    candidates += [FEATURES / "_prototypes.csv", FEATURES.with_name("prototypes.csv")]
-    found = [c for c in candidates if c.is_file()]
-    prototypes = pd.read_csv(found[0], keep_default_na=False) if found else None
+    features = study.load_features(FEATURES)
+    prototypes = study.find_prototype_table(FEATURES, MODEL or None)
     source = f"model features from {FEATURES}"
 else:
     features, prototypes = label_features(pd.read_csv(MIMIC / "ecg_labels.csv"), seed=0)
@@ -73,9 +72,9 @@ else:
 print(source, features.shape)
 
 # %%
-from analysis.cohort import build_cohort, survival_table  # noqa: E402
+from analysis.cohort import survival_table  # noqa: E402
 
-cohort = build_cohort(MIMIC, phecode_version="1.2", min_cases=20, min_controls=20)
+cohort = study.study_cohort(MIMIC, version="1.2", min_cases=20, min_controls=20)
 print("linkage rule:", cohort.rule)
 print(len(cohort.units), "units,", cohort.phenotypes.shape[1], "phecodes with >= 20 cases and controls")
 cohort.units[["subject_id", "hadm_id", "age", "sex"]].describe()
@@ -86,18 +85,7 @@ cohort.units[["subject_id", "hadm_id", "age", "sex"]].describe()
 # ECG machine's own statements (`report_0..17`), scanned with the same engine as the prototypes.
 
 # %%
-from analysis import comparators  # noqa: E402
-
-parts = [features]
-pmap = {}
-if prototypes is not None:
-    parts.append(comparators.class_aggregates(features, prototypes))
-    pmap = comparators.prototype_class_map(prototypes)
-mm = comparators.find_machine_measurements(MIMIC)
-if mm is not None:
-    parts.append(comparators.machine_concepts(comparators.read_machine_measurements(mm))
-                 .reindex(features.index).fillna(0.0))
-table = pd.concat(parts, axis=1)
+table, pmap = study.build_feature_table(features, MIMIC, prototypes)
 table.columns.str.split("_").str[0].value_counts()
 
 # %% [markdown]
@@ -159,7 +147,9 @@ if truth_file.exists():
 # %%
 from analysis import plots  # noqa: E402
 
-note = "demo data: generated ECGs and diagnoses, not patients"
+from protoecg.provenance import DEMO_DATA_NOTE  # noqa: E402
+
+note = DEMO_DATA_NOTE
 figs = {"manhattan": pw.plot_manhattan(note=note), "volcano": pw.plot_volcano(note=note),
         "forest": pw.plot_forest(note=note, top=15)}
 for name, fig in figs.items():

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,30 +49,20 @@ import pandas as pd
 import torch
 from torch import nn
 
-from data_access.errors import LeadError, RecordLengthError, SignalQualityError
+from data_access.signal_checks import check_model_input
 
 from . import __version__
+from .decision import is_positive, sigmoid
+from .errors import BundleError
+from .provenance import git_commit
 from .model import build_model
 from .model.inference import run_model
-from .training.config import RunConfig, config_to_dict, load_config
+from .projection import read_prototype_table
+from .config import RunConfig, config_to_dict, load_config
 
 FORMAT_VERSION = 1
 FILES = ("manifest.json", "config.json", "model.pt", "thresholds.json", "prototypes.csv",
          "prototype_sources.npz", "fingerprint.json", "metrics.json")
-
-
-class BundleError(FileNotFoundError):
-    """A bundle directory is missing files or was written by an incompatible version."""
-
-
-def git_commit(cwd: str | Path | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the source tree, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 @dataclass
@@ -127,18 +116,9 @@ class Bundle:
         return self.manifest.get("git_commit")
 
     def _check(self, signals: np.ndarray) -> np.ndarray:
-        x = np.asarray(signals, dtype=np.float32)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim != 3 or x.shape[1] != self.config.model.n_leads:
-            raise LeadError(f"expected signals shaped (N, {self.config.model.n_leads}, {self.n_samples}), "
-                            f"got {tuple(np.shape(signals))}")
-        if x.shape[2] != self.n_samples:
-            raise RecordLengthError(f"the model takes {self.n_samples} samples ({self.n_samples / self.fs:g} s "
-                                    f"at {self.fs} Hz); got {x.shape[2]}. Resample/crop first.")
-        if not np.isfinite(x).all():
-            raise SignalQualityError("signals contain NaN or infinite values")
-        return x
+        """``signals`` as a float32 (N, 12, n_samples) batch (data_access's one model-input check)."""
+        return check_model_input(signals, self.n_samples, n_leads=self.config.model.n_leads, batched=True,
+                                 fs=self.fs)
 
     def predict(self, signals: np.ndarray, batch_size: int = 128, with_leads: bool = True,
                 progress: bool = False) -> Prediction:
@@ -147,9 +127,9 @@ class Bundle:
         out = run_model(self.model, x, batch_size=batch_size, with_leads=with_leads, keys=keys,
                         progress=progress)
         logits = out["logits"]
-        probs = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        probs = sigmoid(logits)
         return Prediction(probs=probs.astype(np.float32), logits=logits,
-                          predicted=probs >= self.thresholds[None, :],
+                          predicted=is_positive(probs, self.thresholds[None, :]),
                           combined_logits=out.get("combined_logits"), sims=out.get("sims", {}),
                           maps=out.get("maps", {}), best_window=out.get("best", {}),
                           lead_contrib=out.get("lead_contrib", {}))
@@ -226,11 +206,7 @@ def load_bundle(path: str | Path, device: str | torch.device = "cpu") -> Bundle:
     model.to(device).eval()
     thr = json.loads((path / "thresholds.json").read_text())
     thresholds = np.array([thr[c] for c in codes], dtype=np.float64)
-    table = pd.read_csv(path / "prototypes.csv", keep_default_na=False,
-                        dtype={"leads": str, "prototype_id": str, "class": str, "branch": str})
-    for col in ("window_start_s", "window_end_s", "projection_similarity"):
-        if col in table:
-            table[col] = pd.to_numeric(table[col].replace("", np.nan))
+    table = read_prototype_table(path / "prototypes.csv")
     with np.load(path / "prototype_sources.npz", allow_pickle=False) as z:
         sources, source_ids, shares = z["signals"], z["ecg_ids"], z["lead_shares"]
     return Bundle(path=path, model=model, config=config, codes=codes, branch_of=branch_of,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
+from .decision import is_positive
+
 
 def auroc(y: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve via the Mann-Whitney rank statistic (ties get average ranks)."""
@@ -59,7 +61,7 @@ def bootstrap_ci(y: np.ndarray, scores: np.ndarray, metric=macro_auroc, n_boot: 
 
 def f1_at(y: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Per-class F1 of ``probs >= thresholds`` (NaN for classes with no positive and no prediction)."""
-    pred = probs >= thresholds[None, :]
+    pred = is_positive(probs, thresholds[None, :])
     y = np.asarray(y).astype(bool)
     tp = (pred & y).sum(0)
     denom = pred.sum(0) + y.sum(0)

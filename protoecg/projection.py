@@ -9,6 +9,7 @@ whose class has no positive training ECG cannot be projected; they keep their le
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 from data_access.leads import CANONICAL_LEADS
 
 from .model.network import ProtoECGNet
-from .training.config import BRANCHES
+from .model.config import BRANCHES
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +146,34 @@ def uniqueness(table: pd.DataFrame) -> dict:
                              "n_distinct_sources": int(g.loc[g["source_ecg_id"] >= 0, "source_ecg_id"].nunique())}
                          for b, g in table.groupby("branch", sort=False)}
     return out
+
+
+PROTOTYPES_FILE = "prototypes.csv"
+LEAD_SHARES_FILE = "lead_shares.npy"
+
+
+def read_prototype_table(path: str | Path) -> pd.DataFrame:
+    """A prototype table written by :func:`save_projection` or a bundle (``prototypes.csv``).
+
+    Text columns stay text (``leads`` such as ``"V2,V3"``, ids); the window and similarity columns are
+    numbers, NaN where a prototype was not projected.
+    """
+    table = pd.read_csv(path, keep_default_na=False,
+                        dtype={"leads": str, "prototype_id": str, "class": str, "branch": str})
+    for col in ("window_start_s", "window_end_s", "projection_similarity"):
+        if col in table:
+            table[col] = pd.to_numeric(table[col].replace("", np.nan))
+    return table
+
+
+def save_projection(directory: str | Path, table: pd.DataFrame, shares: np.ndarray) -> None:
+    """Write a projection (the table and the per-lead shares) into ``directory`` (a checkpoint folder)."""
+    directory = Path(directory)
+    table.to_csv(directory / PROTOTYPES_FILE, index=False)
+    np.save(directory / LEAD_SHARES_FILE, shares)
+
+
+def load_projection(directory: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """The (table, shares) that :func:`save_projection` wrote into ``directory``."""
+    directory = Path(directory)
+    return read_prototype_table(directory / PROTOTYPES_FILE), np.load(directory / LEAD_SHARES_FILE)

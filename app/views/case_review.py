@@ -15,14 +15,16 @@ from app.resources import explain_cached, intervals_cached
 from app.ui import fmt_ms, page_setup, require_prototypes, store_or_error
 from app.uploads import UploadedFilePart, read_uploaded_record, upload_key
 from data_access.errors import ECGDataError
+from protoecg.errors import ExplainError
+from protoecg.provenance import DEMO_DISCLAIMER
 
 log = logging.getLogger(__name__)
-BRANCHES = ("rhythm", "morphology", "diffuse")
+from data_access.ptbxl import BRANCHES  # noqa: E402
 
 ctx = page_setup("Case review")
 bundle, cfg = ctx.bundle, ctx.cfg
 require_prototypes(bundle)
-banner = "demo model — generated training data, not a diagnostic" if bundle.is_demo else None
+banner = DEMO_DISCLAIMER if bundle.is_demo else None
 
 
 def _descriptions() -> dict[str, str]:
@@ -79,7 +81,7 @@ else:
 # ---- predictions -----------------------------------------------------------------------------
 try:
     base = explain_cached(ctx.model_id, record_key, None, False, None, _bundle=bundle, _record=record)
-except ECGDataError as exc:
+except (ECGDataError, ExplainError) as exc:
     st.error(f"The model cannot use this record: {exc}")
     st.stop()
 except Exception as exc:  # noqa: BLE001 - show a message, keep the server alive

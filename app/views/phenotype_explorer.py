@@ -7,6 +7,7 @@ import streamlit as st
 
 from app.phenotype import ResultsError, find_results
 from app.ui import page_setup
+from protoecg.provenance import DEMO_DATA_NOTE, as_sentence
 
 ctx = page_setup("Phenotype explorer", need_model=False)
 rdir, sdir = ctx.cfg.results_dir, ctx.cfg.survival_dir
@@ -46,8 +47,8 @@ from analysis import plots  # noqa: E402 - only needed once there is something t
 
 t = res.table
 demo = ctx.bundle is not None and ctx.bundle.is_demo
-note = "demo data: generated ECGs and diagnoses, not patients" if demo else None
-st.caption(f"{len(t):,} tests from `{res.source}`." + (f" {note[0].upper()}{note[1:]}." if note else ""))
+note = DEMO_DATA_NOTE if demo else None
+st.caption(f"{len(t):,} tests from `{res.source}`." + (f" {as_sentence(note)}" if note else ""))
 n_sig = int(t["bonferroni"].sum()) if "bonferroni" in t.columns else None
 if "hit" in t.columns:
     n_q, q_label = int(t["hit"].sum()), "Hits (hierarchical FDR < 0.05)"

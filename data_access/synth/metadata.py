@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .cohort import RecordPlan
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .ptbxl import SynthConfig
+from .ptbxl_config import PTBXL_COLUMNS, SynthConfig, rel_path
 
 _EPOCH = datetime(1984, 11, 9, 8, 0, 0)
 
@@ -55,9 +53,8 @@ def heart_axis_code(axis_deg: float) -> str | float:
 
 
 def build_database(plans: list[RecordPlan], infos: list[dict[str, Any]], folds: np.ndarray,
-                   days: np.ndarray, rng: np.random.Generator, cfg: "SynthConfig") -> pd.DataFrame:
+                   days: np.ndarray, rng: np.random.Generator, cfg: SynthConfig) -> pd.DataFrame:
     from ..ptbxl import scp_statements
-    from .ptbxl import PTBXL_COLUMNS, _rel_path
 
     kinds = _statement_kinds()
     desc = scp_statements()["description"].to_dict()
@@ -98,13 +95,13 @@ def build_database(plans: list[RecordPlan], infos: list[dict[str, Any]], folds: 
             "extra_beats": f"{info['n_pvc']}VES" if info.get("n_pvc") else np.nan,
             "pacemaker": np.nan,
             "strat_fold": int(folds[k]),
-            "filename_lr": _rel_path(ecg_id, f"records{cfg.fs_low}", "lr"),
-            "filename_hr": _rel_path(ecg_id, f"records{cfg.fs_high}", "hr"),
+            "filename_lr": rel_path(ecg_id, f"records{cfg.fs_low}", "lr"),
+            "filename_hr": rel_path(ecg_id, f"records{cfg.fs_high}", "hr"),
         })
     return pd.DataFrame(rows, columns=list(PTBXL_COLUMNS))
 
 
-def write_readme(root: Path, cfg: "SynthConfig", version: str) -> None:
+def write_readme(root: Path, cfg: SynthConfig, version: str) -> None:
     from .ecg import SUPPORTED_LABELS
 
     text = f"""SYNTHETIC DATA - NOT REAL PATIENTS, NOT FOR DIAGNOSIS

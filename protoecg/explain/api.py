@@ -7,6 +7,8 @@ weights, donor bank) so repeated calls do no set-up work; ``explain_ecg`` keeps 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import logging
 import time
 import weakref
@@ -15,19 +17,28 @@ from pathlib import Path
 
 import numpy as np
 
+from data_access.errors import ECGDataError
 from data_access.record import ECGRecord
+from data_access.signal_checks import check_model_input
 
 from .counterfactual import CFConfig
 from .errors import ExplainError
 from .evidence import EvidenceBuilder
 from .types import AttributionResult, Explanation, LabelPrediction
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..bundle import Bundle
+    from .donors import DonorBank
+
+# What every entry point accepts: a WFDB record path, a record already read, or preprocessed model input.
+SignalOrRecord = str | Path | ECGRecord | np.ndarray
+
 log = logging.getLogger(__name__)
 
 FAST_ATTRIBUTIONS = ("integrated_gradients", "grad_cam")
 
 
-def to_input(bundle, signal_or_record) -> tuple[str, np.ndarray, tuple[str, ...]]:
+def to_input(bundle: Bundle, signal_or_record: SignalOrRecord) -> tuple[str, np.ndarray, tuple[str, ...]]:
     """(record id, model input (12, n_samples), reference labels) from a path, an ECGRecord or an array.
 
     Arrays are taken as already preprocessed model input at ``bundle.fs``; records are resampled,
@@ -42,12 +53,10 @@ def to_input(bundle, signal_or_record) -> tuple[str, np.ndarray, tuple[str, ...]
         rec = signal_or_record
         x = to_model_input(rec, fs=bundle.fs, n_samples=bundle.n_samples)
         return rec.record_id, x, tuple(f"SNOMED {c}" for c in rec.dx_snomed)
-    x = np.asarray(signal_or_record, dtype=np.float32)
-    if x.ndim != 2 or x.shape != (12, bundle.n_samples):
-        raise ExplainError(f"expected a preprocessed (12, {bundle.n_samples}) array at {bundle.fs} Hz, "
-                           f"got shape {x.shape}; pass a record path or ECGRecord to preprocess it")
-    if not np.isfinite(x).all():
-        raise ExplainError("the signal contains NaN or infinite values")
+    try:
+        x = check_model_input(signal_or_record, bundle.n_samples, fs=bundle.fs)
+    except ECGDataError as exc:  # an array is the caller's input to the explainer, not a record read
+        raise ExplainError(f"{exc.reason}; pass a record path or ECGRecord to preprocess it") from exc
     return "array", x, ()
 
 
@@ -58,7 +67,7 @@ class Explainer:
     ``protoecg explain-eval/report --ptbxl``), or the bundle's prototype source ECGs.
     """
 
-    def __init__(self, bundle, bank=None, source_labels: Mapping[int, Sequence[str]] | None = None,
+    def __init__(self, bundle: Bundle, bank: DonorBank | None = None, source_labels: Mapping[int, Sequence[str]] | None = None,
                  cf_config: CFConfig = CFConfig()) -> None:
         self.bundle = bundle
         self.builder = EvidenceBuilder(bundle, source_labels)
@@ -82,7 +91,7 @@ class Explainer:
 
         Call it before timing anything: the first forward pass of each input shape is slow on CPU.
         """
-        from .cf_model import warm_up
+        from .scoring import warm_up
 
         t = time.perf_counter()
         self.bank
@@ -100,7 +109,7 @@ class Explainer:
         """The most probable positive label (to be made negative) or, with none positive, the label
         closest to its threshold (to be made positive) — each preferring labels for which the donor
         bank holds a real ECG on the target side."""
-        from .cf_model import prob_to_logit
+        from .scoring import prob_to_logit
 
         pos = [p for p in preds if p.positive]
         direction = "to_negative" if pos else "to_positive"
@@ -113,10 +122,25 @@ class Explainer:
         pool = [p for p in preds if p.label in has_donor] or list(preds)
         return max(pool, key=lambda p: p.logit - prob_to_logit(p.threshold)).label
 
-    def explain(self, signal_or_record, labels: Sequence[str] | None = None, counterfactual: bool = True,
-                attributions: bool | Sequence[str] = False, cf_label: str | None = None,
-                direction: str | None = None, top_k: int = 5, record_id: str | None = None,
-                reference_labels: Sequence[str] = ()) -> Explanation:
+    def explain(self, signal_or_record: SignalOrRecord, labels: Sequence[str] | None = None,
+                counterfactual: bool = True, attributions: bool | Sequence[str] = False,
+                cf_label: str | None = None, direction: str | None = None, top_k: int = 5,
+                record_id: str | None = None, reference_labels: Sequence[str] = ()) -> Explanation:
+        """Explain one ECG with this explainer's bundle.
+
+        ``signal_or_record``: a WFDB record path or :class:`ECGRecord` (resampled, high-passed and cropped
+        like training data) or a preprocessed ``(12, bundle.n_samples)`` array at ``bundle.fs``.
+        ``labels``: codes to gather prototype evidence for (default: every positive prediction), the
+        ``top_k`` prototypes each. ``counterfactual``: also search a substitution counterfactual for
+        ``cf_label`` (default: the first of ``labels``, else :meth:`default_cf_label`) in ``direction``
+        (``"to_positive"``/``"to_negative"``; default: flip the current decision). ``attributions``:
+        ``True`` for Integrated Gradients + Grad-CAM, or a list of method names. ``record_id`` and
+        ``reference_labels`` override what is read from the record.
+
+        Returns an :class:`Explanation` with ``timings_ms`` per step. Raises
+        :class:`~data_access.errors.ECGDataError` subclasses for a record that cannot be read, and
+        :class:`ExplainError` for an unusable array or request (unknown label, no donor).
+        """
         t_all = time.perf_counter()
         timings: dict[str, float] = {}
         t = time.perf_counter()
@@ -159,7 +183,7 @@ class Explainer:
 _EXPLAINERS: dict[int, tuple[weakref.ref, Explainer]] = {}
 
 
-def get_explainer(bundle) -> Explainer:
+def get_explainer(bundle: Bundle) -> Explainer:
     """The cached :class:`Explainer` of ``bundle`` (created on first use)."""
     hit = _EXPLAINERS.get(id(bundle))
     if hit is not None and hit[0]() is bundle:
@@ -169,15 +193,17 @@ def get_explainer(bundle) -> Explainer:
     return ex
 
 
-def explain_ecg(bundle, signal_or_record, labels: Sequence[str] | None = None, counterfactual: bool = True,
-                attributions: bool | Sequence[str] = False, *, explainer: Explainer | None = None,
-                **kwargs) -> Explanation:
+def explain_ecg(bundle: Bundle, signal_or_record: SignalOrRecord, labels: Sequence[str] | None = None,
+                counterfactual: bool = True, attributions: bool | Sequence[str] = False, *,
+                explainer: Explainer | None = None, **kwargs: Any) -> Explanation:
     """Explain one ECG (a WFDB path, an :class:`ECGRecord`, or a preprocessed (12, n_samples) array).
 
     ``labels``: evidence for these codes (default: every positive prediction). ``counterfactual``: also
     search one for ``cf_label`` (default: the most probable positive label, made negative; with none
     positive, the label closest to its threshold, made positive). ``attributions``: ``True`` for
     Integrated Gradients + Grad-CAM, or a list of methods (add ``"occlusion"``; slower).
+    ``explainer``: reuse this one (default: the bundle's cached :class:`Explainer`); ``kwargs`` go to
+    :meth:`Explainer.explain` (``cf_label``, ``direction``, ``top_k``, ``record_id``, ``reference_labels``).
     Raises :class:`~data_access.errors.ECGDataError` subclasses for bad records and
     :class:`ExplainError` for unusable requests.
     """

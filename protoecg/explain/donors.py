@@ -8,6 +8,8 @@ Euclidean distance to the nearest bank latent.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,10 @@ import numpy as np
 
 from .errors import ExplainError
 from .evidence import FusionView
+from .scoring import is_positive, latent_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,7 @@ class DonorBank:
 
     def eligible(self, label_index: int, threshold_logit: float, direction: str) -> np.ndarray:
         """(N,) bool: bank ECGs on the target side (and, with labels, correctly classified)."""
-        pos = self.logits[:, label_index] >= threshold_logit
+        pos = is_positive(self.logits[:, label_index], threshold_logit)
         ok = pos if direction == "to_positive" else ~pos
         if self.labels is not None:
             ok &= self.labels[:, label_index] if direction == "to_positive" else ~self.labels[:, label_index]
@@ -76,14 +82,12 @@ class DonorBank:
         return near[pick]
 
 
-def _outputs(bundle, signals: np.ndarray, fusion: FusionView) -> tuple[np.ndarray, np.ndarray]:
-    from .cf_model import latent_of
-
+def _outputs(bundle: Bundle, signals: np.ndarray, fusion: FusionView) -> tuple[np.ndarray, np.ndarray]:
     bundle._check(signals)   # shape / finiteness errors as the bundle words them
     return latent_of(bundle.model, fusion, signals)
 
 
-def bank_from_bundle(bundle, fusion: FusionView | None = None) -> DonorBank:
+def bank_from_bundle(bundle: Bundle, fusion: FusionView | None = None) -> DonorBank:
     """The prototypes' source ECGs (labels unknown; the model's decisions choose the side)."""
     fusion = fusion or FusionView.of(bundle)
     sig = np.asarray(bundle.source_signals, dtype=np.float32)
@@ -94,7 +98,7 @@ def bank_from_bundle(bundle, fusion: FusionView | None = None) -> DonorBank:
     return DonorBank(sig, tuple(str(int(i)) for i in bundle.source_ids), logits, lat, None, "bundle sources")
 
 
-def bank_from_arrays(bundle, signals: np.ndarray, ids, labels: np.ndarray | None,
+def bank_from_arrays(bundle: Bundle, signals: np.ndarray, ids, labels: np.ndarray | None,
                      fusion: FusionView | None = None, source: str = "arrays") -> DonorBank:
     """A bank from preprocessed model-input signals (N, 12, T), e.g. a PTB-XL training split."""
     fusion = fusion or FusionView.of(bundle)
@@ -104,7 +108,7 @@ def bank_from_arrays(bundle, signals: np.ndarray, ids, labels: np.ndarray | None
     return DonorBank(sig, tuple(str(i) for i in ids), logits, lat, lab, source)
 
 
-def bank_from_ptbxl(bundle, root: str | Path, folds: tuple[int, ...] | None = None, max_n: int = 1500,
+def bank_from_ptbxl(bundle: Bundle, root: str | Path, folds: tuple[int, ...] | None = None, max_n: int = 1500,
                     seed: int = 0, fusion: FusionView | None = None) -> DonorBank:
     """Training-fold ECGs of a PTB-XL-layout directory (at most ``max_n``, a fixed random subset)."""
     from data_access.ptbxl import load_ptbxl
@@ -144,14 +148,14 @@ def merge_banks(a: DonorBank, b: DonorBank) -> DonorBank:
 BANK_FILE = "donor_bank.npz"
 
 
-def _model_hash(bundle) -> str:
+def _model_hash(bundle: Bundle) -> str:
     import hashlib
 
     p = Path(bundle.path) / "model.pt"
     return hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else ""
 
 
-def save_bank(bank: DonorBank, bundle, path: str | Path | None = None) -> Path:
+def save_bank(bank: DonorBank, bundle: Bundle, path: str | Path | None = None) -> Path:
     """Store a bank (signals as float16 to keep it small) beside the bundle, tagged with the model hash."""
     path = Path(path) if path else Path(bundle.path) / BANK_FILE
     labels = bank.labels if bank.labels is not None else np.zeros((0, 0), bool)
@@ -161,7 +165,7 @@ def save_bank(bank: DonorBank, bundle, path: str | Path | None = None) -> Path:
     return path
 
 
-def load_bank(bundle, path: str | Path | None = None, fusion: FusionView | None = None) -> DonorBank | None:
+def load_bank(bundle: Bundle, path: str | Path | None = None, fusion: FusionView | None = None) -> DonorBank | None:
     """A stored bank, or None if there is none; outputs are recomputed if the model changed since."""
     path = Path(path) if path else Path(bundle.path) / BANK_FILE
     if not path.exists():

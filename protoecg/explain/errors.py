@@ -1,8 +1,6 @@
-"""Typed errors of the explanation package."""
+"""Typed errors of the explanation package (defined in :mod:`protoecg.errors`)."""
 from __future__ import annotations
 
-from data_access.errors import ECGDataError
+from ..errors import ExplainError
 
-
-class ExplainError(ECGDataError):
-    """An explanation cannot be produced for this input (unknown label, wrong input shape, no donor)."""
+__all__ = ["ExplainError"]

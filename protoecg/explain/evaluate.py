@@ -10,6 +10,8 @@ cells up to the shortest prefix that does flip it (what the search's ranking and
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 import sys
 from dataclasses import asdict, dataclass
@@ -18,8 +20,12 @@ import numpy as np
 import pandas as pd
 
 from .api import Explainer
-from .cf_model import LabelScorer, counterfactual_for_label, latent_of, prob_to_logit
-from .counterfactual import random_order_flip, random_substitution
+from .cf_model import counterfactual_for_label
+from .cf_comparators import random_order_flip, random_substitution
+from .scoring import LabelScorer, is_positive, latent_of, prob_to_logit, reaches, sigmoid
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..bundle import Bundle
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,7 @@ def _cases(probs: np.ndarray, thr: np.ndarray, codes, donors: dict[str, np.ndarr
     """The most probable positive label (→ negative) and the most probable negative label (→ positive),
     each among the labels for which the donor bank holds a real ECG on the target side (a substitution
     counterfactual needs one); ECGs without such a label are counted as skipped, per direction."""
-    pos = probs >= thr
+    pos = is_positive(probs, thr)
     out = []
     neg_ok = pos & donors["to_negative"]
     if neg_ok.any():
@@ -86,7 +92,7 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
     setup = ex.warm_up()
     bundle, fusion, bank = ex.bundle, ex.builder.fusion, ex.bank
     rng = np.random.default_rng(seed)
-    probs = 1 / (1 + np.exp(-latent_of(bundle.model, fusion, signals)[0]))
+    probs = sigmoid(latent_of(bundle.model, fusion, signals)[0])
     rows = []
     skipped = 0
     donors = {d: _labels_with_donors(ex, d) for d in ("to_negative", "to_positive")}
@@ -112,7 +118,7 @@ def evaluate_counterfactuals(ex: Explainer, signals: np.ndarray, ecg_ids, seed: 
                 c = bundle.codes.index(label)
                 thr_c = prob_to_logit(bundle.thresholds[c])
                 row["plausibility_random"] = float(bank.nearest_distance(lat)[0])
-                row["random_valid"] = bool(lg[0, c] >= thr_c if direction == "to_positive" else lg[0, c] < thr_c)
+                row["random_valid"] = bool(reaches(lg[0, c], thr_c, direction))
                 sig, mask, ok = random_order_flip(signals[i], donor, LabelScorer(bundle.model, c).score, thr_c,
                                                   direction, float(bundle.fs), rng, ex.cf_config)
                 if ok:
@@ -151,7 +157,7 @@ def summarise(df: pd.DataFrame, n_ecgs: int, setup_s: float, bank_source: str, s
         fraction_ratio_vs_prototype_guided=PROTOTYPE_GUIDED_FRACTION / frac if frac and frac > 0 else float("nan"))
 
 
-def held_out(bundle, root, fold: int = 10, n: int | None = None, seed: int = 0):
+def held_out(bundle: Bundle, root, fold: int = 10, n: int | None = None, seed: int = 0):
     """(signals, ecg_ids) of a PTB-XL-layout fold, preprocessed for the model (at most ``n``, fixed subset)."""
     from data_access.ptbxl import load_ptbxl
 

@@ -10,6 +10,8 @@ share (1/12 of the similarity), strongest first.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +21,9 @@ from data_access.leads import CANONICAL_LEADS, LEAD_GROUPS
 
 from .errors import ExplainError
 from .types import PrototypeEvidence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..bundle import Bundle
 
 BRANCH_ORDER = ("rhythm", "morphology", "diffuse")
 MAX_LEADS = 4
@@ -36,7 +41,7 @@ class FusionView:
     sizes: dict[str, int]
 
     @classmethod
-    def of(cls, bundle) -> "FusionView":
+    def of(cls, bundle: Bundle) -> "FusionView":
         model = bundle.model
         if not hasattr(model, "fusion") or bundle.prototypes.empty:
             raise ExplainError("this bundle has no prototypes (a black-box baseline?): prototype evidence "
@@ -82,7 +87,7 @@ def driving_leads(terms: np.ndarray) -> tuple[tuple[str, ...], tuple[str, ...]]:
 class EvidenceBuilder:
     """Precomputed tables for fast evidence on one bundle (one instance per bundle)."""
 
-    def __init__(self, bundle, source_labels: Mapping[int, Sequence[str]] | None = None) -> None:
+    def __init__(self, bundle: Bundle, source_labels: Mapping[int, Sequence[str]] | None = None) -> None:
         self.bundle = bundle
         self.fusion = FusionView.of(bundle)
         t = bundle.prototypes.reset_index(drop=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-DEMO_BANNER = "demo model trained on generated ECGs — a demonstration, not a diagnostic"
+from ..provenance import DEMO_DISCLAIMER as DEMO_BANNER
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..training.config import ModelConfig
+from .config import ModelConfig
 from .baseline import BaselineNet
 from .network import ProtoECGNet
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..training.config import BackboneConfig
+from .config import BackboneConfig
 
 TimeLayer = tuple[int, int, int]   # (kernel, stride, padding) along time
 

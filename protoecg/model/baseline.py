@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..training.config import ModelConfig
+from .config import ModelConfig
 from .backbones import TimeResNet
 
 

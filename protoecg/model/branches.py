@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..training.config import BackboneConfig
+from .config import BackboneConfig
 from .backbones import ReceptiveField, TimeResNet
 from .similarity import cosine_global, pool, window_cosine, window_cosine_per_lead
 

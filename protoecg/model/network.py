@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..training.config import BRANCHES, ModelConfig
+from .config import BRANCHES, ModelConfig
 from .branches import PrototypeBranch, RhythmBranch, WindowedBranch
 
 

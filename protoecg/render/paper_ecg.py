@@ -11,6 +11,8 @@ from typing import Literal
 
 import numpy as np
 
+from data_access.signal_checks import check_model_input
+
 from .geometry import (MAJOR_MM, MINOR_MM, SPEED_MM_S, Overlay, PaperLayout, as_overlays, calibration_pulse,
                        overlay_rects, panel_trace, stacked_layout, standard_layout)
 
@@ -44,9 +46,7 @@ def paper_ecg_figure(signal: np.ndarray, fs: float, *, layout: Literal["standard
     """
     import plotly.graph_objects as go
 
-    sig = np.asarray(signal, dtype=float)
-    if sig.ndim != 2 or sig.shape[0] != 12:
-        raise ValueError(f"expected a (12, T) signal, got shape {sig.shape}")
+    sig = check_model_input(signal, finite=False, dtype=float)  # LeadError (a ValueError) unless (12, T)
     duration = sig.shape[1] / float(fs)
     lay = _layout_for(layout, duration)
     fig = go.Figure()

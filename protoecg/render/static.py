@@ -11,6 +11,8 @@ from typing import Literal
 
 import numpy as np
 
+from data_access.signal_checks import check_model_input
+
 from .geometry import (MAJOR_MM, MINOR_MM, Overlay, as_overlays, calibration_pulse, overlay_rects,
                        panel_trace, stacked_layout, standard_layout)
 
@@ -24,9 +26,7 @@ def paper_ecg_matplotlib(signal: np.ndarray, fs: float, *, layout: Literal["stan
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    sig = np.asarray(signal, dtype=float)
-    if sig.ndim != 2 or sig.shape[0] != 12:
-        raise ValueError(f"expected a (12, T) signal, got shape {sig.shape}")
+    sig = check_model_input(signal, finite=False, dtype=float)  # LeadError (a ValueError) unless (12, T)
     duration = sig.shape[1] / float(fs)
     lay = standard_layout(duration) if layout == "standard" else stacked_layout(duration)
     x_lo, x_hi = -lay.left_margin_mm, lay.width_mm + 2

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from data_access.errors import ECGDataError
 
+from ..provenance import DEMO_DISCLAIMER, as_sentence
 from .html import render_record_html
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def write_index(path: Path, rows: dict[str, dict[str, str]], title: str) -> Path
     bad_html = ("<ul>" + "".join(f"<li><b>{e(r['record'])}</b> ({e(r.get('path', ''))}): {e(r.get('reason', ''))}</li>"
                                  for r in bad) + "</ul>") if bad else "<p>None.</p>"
     banner = ("<div style='background:#fff0f0;border:1px solid #e0a0a0;color:#900;padding:6px 10px'>"
-              "Demo model trained on generated ECGs — a demonstration, not a diagnostic.</div>") if demo else ""
+              f"{e(as_sentence(DEMO_DISCLAIMER))}</div>") if demo else ""
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>body{{font-family:system-ui,Helvetica,Arial,sans-serif;margin:18px}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ddd;padding:3px 7px}}th{{background:#f5f5f5}}</style></head><body>

@@ -28,6 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from protoecg.errors import RatingError, RatingsStoreError  # noqa: F401  (defined there, public here)
+
 if TYPE_CHECKING:  # pandas is imported only when reading (writers stay light)
     import pandas as pd
 
@@ -37,14 +39,6 @@ DB_ENV_VAR = "PROTOECG_RATINGS_DB"
 DEFAULT_DB_FILENAME = "ratings.sqlite"
 _BUSY_TIMEOUT_MS = 30_000
 _WRITE_RETRIES = 8
-
-
-class RatingError(ValueError):
-    """A rating or feedback form holds an invalid value (message names the field and the rule)."""
-
-
-class RatingsStoreError(RuntimeError):
-    """The ratings database cannot be opened or written (message says which and why)."""
 
 
 def new_submission_id() -> str:

@@ -1,152 +1,27 @@
-"""Frozen run configuration (model + losses + optimisation) and the named presets.
+"""The named training presets (``demo``, ``paper``, ``tiny``): :func:`preset`.
 
-Everything shape-related is derived from :class:`ModelConfig` (``fs``, ``n_samples``, strides, window
-length): no module assumes 100 Hz or 1000 samples. A run directory stores the resolved configuration as
-``config.json`` (:func:`config_to_dict` / :func:`config_from_dict` round-trip it exactly).
+The configuration classes themselves live with what they configure: :mod:`protoecg.model.config`
+(architecture) and :mod:`protoecg.config` (the run: losses, optimisation, folds; ``config.json``). They are
+re-exported here so that ``from protoecg.training.config import RunConfig`` keeps working.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-BRANCHES: tuple[str, ...] = ("rhythm", "morphology", "diffuse")
-ARCHES: tuple[str, ...] = ("protoecg", "baseline")
+from ..config import (LossConfig, RunConfig, TrainConfig, config_from_dict, config_to_dict,  # noqa: F401
+                      load_config, save_config)
+from ..errors import ConfigError
+from ..model.config import ARCHES, BRANCHES, BackboneConfig, ModelConfig  # noqa: F401
 
-
-class ConfigError(ValueError):
-    """A configuration value is invalid or a run directory holds an incompatible configuration."""
-
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    """A small ResNet: a strided stem then ``len(channels)`` residual stages.
-
-    ``stem_stride`` and each entry of ``strides`` divide the time axis; the 2D backbones convolve over time
-    only (kernel ``(1, k)``), so the lead axis keeps all 12 rows up to the latent.
-    """
-
-    stem_channels: int = 16
-    stem_kernel: int = 7
-    stem_stride: int = 2
-    channels: tuple[int, ...] = (16, 32, 64)
-    strides: tuple[int, ...] = (2, 2, 2)
-    blocks_per_stage: int = 1
-    kernel: int = 5
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture. ``protos_per_class`` is (rhythm, morphology, diffuse)."""
-
-    arch: str = "protoecg"
-    fs: int = 100
-    n_samples: int = 1000
-    n_leads: int = 12
-    rhythm_backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    # Stem stride 4 then three stride-2 stages: 32 input samples per latent step. Kernel 3 in the
-    # morphology blocks keeps the receptive field of a latent step at 1.75 s at 100 Hz.
-    morph_backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(
-        stem_channels=8, stem_stride=4, channels=(8, 16, 32), strides=(2, 2, 2), kernel=3))
-    diffuse_backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(
-        stem_channels=8, stem_stride=4, channels=(8, 16, 32), strides=(2, 2, 2), kernel=5))
-    latent_dim: int = 32            # rhythm add-on output size
-    latent_channels: int = 16       # 2D add-on output channels (per lead row)
-    protos_per_class: tuple[int, int, int] = (2, 2, 2)
-    morph_window: int = 2           # latent time steps spanned by a morphology prototype
-    diffuse_steps: int = 4          # latent time steps (adaptive average pool) of a diffuse prototype
-    # Initial (and, in the joint stage, frozen) last-layer weight from a prototype to the classes it does not
-    # belong to. The reference uses -0.5; with cosine similarities of non-negative latents and ~100 prototypes
-    # per branch, the -0.5 terms sum to a common-mode offset that swamps the own-class evidence, and the
-    # joint stage then pushes every prototype away from the data (measured: the morphology branch's
-    # similarities collapsed to a constant on the demo data). 0 lets each class be scored by its own
-    # prototypes in the joint stage; negative evidence is learned in the last-layer stage.
-    off_class_weight: float = 0.0
-    own_class_weight: float = 1.0
-    # Last activation of the add-on layers: "sigmoid" (reference) or "relu" (sparse, non-negative latents,
-    # which make per-lead shares of a match more contrasted).
-    addon_activation: str = "sigmoid"
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHES:
-            raise ConfigError(f"unknown architecture {self.arch!r}; choose one of {ARCHES}")
-        if self.fs <= 0 or self.n_samples <= 0:
-            raise ConfigError("fs and n_samples must be positive")
-        if self.morph_window < 1 or self.diffuse_steps < 1:
-            raise ConfigError("morph_window and diffuse_steps must be >= 1")
-        if self.addon_activation not in ("sigmoid", "relu"):
-            raise ConfigError(f"addon_activation must be 'sigmoid' or 'relu', not {self.addon_activation!r}")
-        if len(self.protos_per_class) != 3 or min(self.protos_per_class) < 1:
-            raise ConfigError("protos_per_class needs three positive counts (rhythm, morphology, diffuse)")
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """Loss weights. The BCE term always has weight 1."""
-
-    cluster: float = 0.004
-    separation: float = 0.0004
-    diversity: float = 0.05
-    contrastive: float = 0.05
-    l1: float = 1e-4
-    max_pos_weight: float = 50.0
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation per stage; epochs of 0 skip a stage."""
-
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1.7e-4
-    joint_epochs: int = 15
-    last_layer_epochs: int = 6
-    last_layer_lr: float = 1e-2
-    fusion_epochs: int = 10
-    fusion_lr: float = 1e-2
-    patience: int = 3
-    unique_projection: bool = False
-    # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
-    joint_last_layer: bool = False
-    seed: int = 0
-    threads: int = 2
-    eval_batch_size: int = 256
-    # The small-data recipe (protoecg.training.warmup; defaults = the reference recipe, so older run
-    # configurations keep their meaning). Presets switch them on.
-    warmup_epochs: int = 0           # backbones + add-ons with plain heads before prototypes exist
-    proto_init: str = "random"       # "random" (uniform, reference) or "data" (latents of class ECGs)
-    joint_calibration: bool = False  # per-class affine calibration of the joint-stage BCE (training only)
-    augment: bool = False            # circular shift, amplitude/lead gain, noise (warm-up and joint)
-    min_epochs: int = 0              # no early stop before this many epochs (warm-up and joint)
-    smooth: int = 1                  # early stopping on the mean of the last `smooth` validation scores
-    aux_head: float = 0.0            # weight of the warm-up head's BCE kept on in the joint stage
-    init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
-
-    def __post_init__(self) -> None:
-        if self.proto_init not in ("random", "data"):
-            raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
-        if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0:
-            raise ConfigError("smooth must be >= 1; min_epochs and warmup_epochs >= 0")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """The full resolved configuration of one training run."""
-
-    preset: str = "demo"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    train_folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
-    val_folds: tuple[int, ...] = (9,)
-    test_folds: tuple[int, ...] = (10,)
+__all__ = ["ARCHES", "BRANCHES", "PRESETS", "BackboneConfig", "ConfigError", "LossConfig", "ModelConfig",
+           "RunConfig", "TrainConfig", "config_from_dict", "config_to_dict", "load_config", "preset",
+           "save_config"]
 
 
 # The small-data recipe, measured on the real PTB-XL 300 (README "Learning real ECGs").
-_RECIPE = dict(warmup_epochs=15, aux_head=1.0, proto_init="data", joint_calibration=True, augment=True, min_epochs=6,
-               smooth=3, patience=4)
+_RECIPE = dict(warmup_epochs=15, aux_head=1.0, proto_init="data", joint_calibration=True, augment=True,
+               min_epochs=6, smooth=3, patience=4)
 
 
 def _demo() -> RunConfig:
@@ -204,37 +79,3 @@ def preset(name: str, **overrides: Any) -> RunConfig:
     if overrides:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **overrides))
     return cfg
-
-
-def config_to_dict(cfg: RunConfig) -> dict:
-    return dataclasses.asdict(cfg)
-
-
-def _build(cls: type, data: dict) -> Any:
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        v = data[f.name]
-        if dataclasses.is_dataclass(f.default_factory() if f.default_factory is not dataclasses.MISSING
-                                    else None):
-            v = _build(type(f.default_factory()), v)
-        elif isinstance(v, list):
-            v = tuple(v)
-        kwargs[f.name] = v
-    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise ConfigError(f"unknown configuration keys for {cls.__name__}: {sorted(unknown)}")
-    return cls(**kwargs)
-
-
-def config_from_dict(data: dict) -> RunConfig:
-    return _build(RunConfig, data)
-
-
-def save_config(cfg: RunConfig, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(config_to_dict(cfg), indent=2))
-
-
-def load_config(path: str | Path) -> RunConfig:
-    return config_from_dict(json.loads(Path(path).read_text()))

@@ -24,7 +24,8 @@ import numpy as np
 from data_access.ptbxl import PTBXLData
 
 from ..evaluation import auroc
-from .config import BRANCHES, RunConfig
+from ..config import RunConfig
+from ..model.config import BRANCHES
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from data_access.ptbxl import PTBXLData
 from ..bundle import save_bundle
 from ..evaluation import tune_thresholds
 from ..model.inference import run_model
-from ..projection import TABLE_COLUMNS, uniqueness
-from .config import RunConfig
+from ..projection import PROTOTYPES_FILE, TABLE_COLUMNS, load_projection, uniqueness
+from ..config import RunConfig
 from .report import evaluate_outputs, sigmoid
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,6 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
              is_demo: bool, n_boot: int) -> Path:
     """Tune thresholds on the validation fold (max F1 per class), evaluate validation and test folds,
     and write the bundle into ``out``."""
-    from .trainer import load_projection
-
     tr, va, te = data.split(cfg.train_folds), data.split(cfg.val_folds), data.split(cfg.test_folds)
     batch = cfg.train.eval_batch_size
     codes, b_of = tuple(model.codes), model.branch_of
@@ -46,7 +44,7 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
         metrics["test"] = evaluate_outputs(te.labels, t_logits, t_comb, codes, b_of, thresholds, n_boot=n_boot)
         metrics["test"]["folds"] = list(cfg.test_folds)
     ckpt = out / "checkpoints"
-    if (ckpt / "prototypes.csv").exists():
+    if (ckpt / PROTOTYPES_FILE).exists():
         table, shares = load_projection(ckpt)
         metrics["prototypes"] = uniqueness(table)
         src_idx = np.unique(table.loc[table["source_index"] >= 0, "source_index"].to_numpy(int))

@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import decision
 from ..evaluation import f1_at, macro_auroc, summarise
-from .config import BRANCHES
+from ..model.config import BRANCHES
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return (1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))).astype(np.float32)
+    """Probabilities as float32, the precision thresholds are tuned and metrics computed at."""
+    return decision.sigmoid(x, np.float32)
 
 
 def evaluate_outputs(y: np.ndarray, logits: np.ndarray, combined_logits: np.ndarray | None,

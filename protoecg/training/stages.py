@@ -24,7 +24,8 @@ from .. import losses as L
 from ..evaluation import macro_auroc
 from ..model.inference import run_model
 from ..model.network import ProtoECGNet
-from .config import BRANCHES, RunConfig
+from ..config import RunConfig
+from ..model.config import BRANCHES
 from .loop import StageSpec
 from .warmup import BackboneTap, JointCalibration, augment
 

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -23,9 +22,10 @@ from data_access.ptbxl import PTBXLData, branch_of
 
 from ..model import build_model
 from ..model.network import ProtoECGNet
-from ..projection import project_prototypes, uniqueness
+from ..projection import project_prototypes, save_projection, uniqueness
 from . import ddp
-from .config import ConfigError, RunConfig, config_to_dict, load_config, save_config
+from ..config import RunConfig, config_to_dict, load_config, save_config
+from ..errors import ConfigError
 from .loop import fit
 from .warmup import head_path, init_prototypes_from_data, load_head, warmup_stage
 from .stages import SplitArrays, freeze_all_but, fusion_stage, joint_params, joint_stage, last_layer_stage
@@ -182,8 +182,7 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
                                            unique=cfg.train.unique_projection,
                                            batch_size=cfg.train.eval_batch_size, progress=progress)
         if info.is_main:
-            table.to_csv(ckpt_dir / "prototypes.csv", index=False)
-            np.save(ckpt_dir / "lead_shares.npy", shares)
+            save_projection(ckpt_dir, table, shares)
         state["projection"] = uniqueness(table)
     elif stage == "last_layer":
         assert isinstance(model, ProtoECGNet)
@@ -195,11 +194,3 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
         state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
     else:  # pragma: no cover
         raise ConfigError(f"unknown stage {stage}")
-
-
-def load_projection(ckpt_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    table = pd.read_csv(ckpt_dir / "prototypes.csv", keep_default_na=False,
-                        dtype={"leads": str, "prototype_id": str, "class": str, "branch": str})
-    for col in ("window_start_s", "window_end_s", "projection_similarity"):
-        table[col] = pd.to_numeric(table[col].replace("", np.nan))
-    return table, np.load(ckpt_dir / "lead_shares.npy")

@@ -31,7 +31,8 @@ from torch import nn
 from .. import losses as L
 from ..evaluation import macro_auroc
 from ..model.network import ProtoECGNet
-from .config import BRANCHES, RunConfig
+from ..config import RunConfig
+from ..model.config import BRANCHES
 from .loop import StageSpec
 
 log = logging.getLogger(__name__)

@@ -107,7 +107,7 @@ def test_shards_partition_the_records(bundle, ecg_dir, tmp_path):
 
 
 def test_cli(bundle, ecg_dir, tmp_path, capsys):
-    from protoecg.cli import main
+    from protoecg_cli import main
 
     root, rl, _, _ = ecg_dir
     out = tmp_path / "cli.parquet"

@@ -83,7 +83,7 @@ def test_cli_unit_choices_are_the_linkage_units():
     import argparse
 
     from analysis.linkage import UNITS
-    from protoecg.cli.phewas_cmd import _common
+    from protoecg_cli.phewas_cmd import _common
 
     p = argparse.ArgumentParser()
     _common(p)

@@ -14,7 +14,7 @@ import pytest
 from analysis.phewas import RESULT_COLUMNS
 from analysis.phewas_sim import label_features
 from data_access.synth.mimic import MimicSynthConfig, synthesize_mimic
-from protoecg.cli import main
+from protoecg_cli import main
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_survival_cli_finds_the_planted_hazard(demo, capsys):
 def test_cli_reports_missing_feature_table(tmp_path, capsys):
     rc = main(["phewas", "--features", str(tmp_path / "nope.parquet"), "--mimic", str(tmp_path),
                "--out", str(tmp_path / "o")])
-    assert rc == 1
+    assert rc == 2
     assert "not found" in capsys.readouterr().err
 
 

@@ -1,8 +1,8 @@
 """``protoecg app``: the Streamlit command line and the environment handed to the app."""
 from __future__ import annotations
 
-from protoecg.cli import build_parser, main
-from protoecg.cli.app_cmd import app_environment, app_script, streamlit_command
+from protoecg_cli import build_parser, main
+from protoecg_cli.app_cmd import app_environment, app_script, streamlit_command
 
 
 def _opt(cmd: list[str], name: str) -> str:
@@ -32,6 +32,6 @@ def test_environment_carries_model_db_and_directories(tmp_path):
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
-    assert main(["app", "--model", str(tmp_path / "nope")]) == 1
+    assert main(["app", "--model", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["app", "--model", str(tmp_path), "--port", "0"]) == 2

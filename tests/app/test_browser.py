@@ -56,7 +56,7 @@ def server(tiny_bundle_dir, demo_data_dir, tmp_path):
     port = _free_port()
     db = tmp_path / "ratings.sqlite"
     log = open(tmp_path / "server.log", "w")
-    cmd = [sys.executable, "-c", "import sys; from protoecg.cli import main; sys.exit(main())", "app", "--model", model, "--port",
+    cmd = [sys.executable, "-c", "import sys; from protoecg_cli import main; sys.exit(main())", "app", "--model", model, "--port",
            str(port), "--db", str(db), "--data", str(demo_data_dir), "--max-upload-mb", "1"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -75,7 +75,7 @@ def test_deterministic_tables(tmp_path):
 
 
 def test_cli_registered(tmp_path, capsys):
-    from protoecg.cli import main
+    from protoecg_cli import main
 
     assert main(["data", "synth-mimic", "--out", str(tmp_path / "m"), "--seed", "2", "--n-patients", "25",
                  "--no-waveforms", "--no-progress"]) == 0

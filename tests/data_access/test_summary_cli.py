@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protoecg.cli import main
+from protoecg_cli import main
 
 BRANCH_CSV = Path(__file__).parents[2] / "data_access" / "resources" / "ptbxl_branch_groups.csv"
 
@@ -59,6 +59,6 @@ def test_summary_lists_every_unreadable_record(ptbxl_fixture_dir, tmp_path, caps
 
 def test_summary_of_missing_folder_is_an_error(tmp_path, capsys):
     rc = main(["data", "summary", "--ptbxl", str(tmp_path / "nope")])
-    assert rc == 1 and "no such directory" in capsys.readouterr().err
+    assert rc == 2 and "no such directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["data", "summary"])

@@ -108,7 +108,7 @@ def test_bad_config_raises_typed_error(tmp_path, kwargs, match):
 
 
 def test_cli_writes_dataset_and_summary(tmp_path, capsys):
-    from protoecg.cli import main
+    from protoecg_cli import main
 
     rc = main(["data", "synth-ptbxl", "--out", str(tmp_path / "cli"), "--n", "15", "--seed", "2",
                "--workers", "1"])

@@ -10,7 +10,8 @@ from data_access.ptbxl import branch_of, codes
 from protoecg.model import BaselineNet, ProtoECGNet, build_model
 from protoecg.model.backbones import TimeResNet, receptive_field
 from protoecg.model.similarity import (pool, window_cosine, window_cosine_loop, window_cosine_per_lead)
-from protoecg.training.config import BackboneConfig, preset
+from protoecg.model.config import BackboneConfig
+from protoecg.training.config import preset
 
 torch.manual_seed(0)
 

@@ -6,7 +6,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from protoecg.cli import main as cli_main
+from protoecg_cli import main as cli_main
 from protoecg.review.ratings import (CaseFeedback, PrototypeRating, RatingError, RatingsStore,
                                      RatingsStoreError, resolve_db_url)
 
@@ -121,7 +121,7 @@ def test_cli_export(tmp_path, capsys):
     assert "wrote 3 rows" in capsys.readouterr().out
     assert sorted(pd.read_csv(out)["prototype_id"]) == [f"rhythm:AFIB:{i}" for i in range(3)]
     assert cli_main(["ratings", "export", "--db", str(tmp_path / "missing.sqlite"),
-                     "--out", str(out)]) == 1
+                     "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 

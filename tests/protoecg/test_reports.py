@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from protoecg.cli import main
+from protoecg_cli import main
 
 from .explain_support import tiny_bundle_path
 
@@ -69,7 +69,7 @@ def test_report_rejects_an_empty_record_directory(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc = main(["report", "--model", str(tiny_bundle_path()), "--records", str(tmp_path / "empty"),
                "--out", str(tmp_path / "o")])
-    assert rc == 1
+    assert rc == 2
     assert "no WFDB header" in capsys.readouterr().err
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from protoecg.bundle import load_bundle
-from protoecg.cli import main
+from protoecg_cli import main
 from protoecg.training.config import ConfigError, preset
 from protoecg.training.loop import StageSpec, fit
 from protoecg.training import ddp

@@ -8,6 +8,9 @@ import math
 import sys
 from pathlib import Path
 
+from protoecg.provenance import DEMO_DISCLAIMER
+from protoecg_cli.errors import CommandError
+
 log = logging.getLogger(__name__)
 
 _MARKERS = ("README_SYNTHETIC.txt", "synth_params.json", "SYNTHETIC", "SYNTHETIC.txt", "GENERATED",
@@ -112,8 +115,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     data = load_ptbxl(args.ptbxl, fs=b.fs, folds=folds, preprocess=True, progress=progress)
     if not len(data.ecg_ids):
-        print(f"error: no readable ECGs in fold(s) {list(folds)} of {args.ptbxl}", file=sys.stderr)
-        return 1
+        raise CommandError(f"no readable ECGs in fold(s) {list(folds)} of {args.ptbxl}")
     pred = b.predict(data.signals, with_leads=False, progress=progress)
     res = evaluate_outputs(data.labels, pred.logits, pred.combined_logits if b.arch == "protoecg" else None,
                            b.codes, b.branch_of, b.thresholds, n_boot=args.boot)
@@ -128,7 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res, indent=2, default=float))
         return 0
-    note = "  [demo model trained on GENERATED ECGs, not a diagnostic]" if b.is_demo else ""
+    note = f"  [{DEMO_DISCLAIMER}]" if b.is_demo else ""
     print(f"model {b.path} ({b.arch}, preset {b.config.preset}){note}")
     lo, hi = res["macro_auroc_ci"]
     print(f"fold(s) {list(folds)}: n={res['n_test']}, classes evaluated {res['n_classes_evaluated']}/71")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from protoecg.provenance import DEMO_DISCLAIMER
+
 
 def _shard(text: str) -> tuple[int, int]:
     try:
@@ -43,6 +45,6 @@ def _run(args: argparse.Namespace) -> int:
     out = extract_features(bundle, args.mimic_ecg, args.out, shard=args.shard, batch_size=args.batch_size,
                            progress=not args.no_progress)
     bad = read_bad_records(out)
-    note = " (demo model trained on generated ECGs: a demonstration, not a diagnostic)" if bundle.is_demo else ""
+    note = f" ({DEMO_DISCLAIMER})" if bundle.is_demo else ""
     print(f"features written to {out}{note}; {len(bad)} bad record(s) listed in {out}/_bad_records*.csv")
     return 0

@@ -10,15 +10,18 @@ import importlib
 import logging
 import sys
 
+log = logging.getLogger("protoecg")
+EXIT_ERROR = 2   # a library error (bad data, configuration, bundle...): message on stderr, no traceback
+
 # Order = order in --help.
 _COMMAND_MODULES = (
-    "protoecg.cli.demo_cmd",
-    "protoecg.cli.data_cmd",
-    "protoecg.cli.model_cmd",
-    "protoecg.cli.explain_cmd",
-    "protoecg.cli.app_cmd",
-    "protoecg.cli.infer_cmd",
-    "protoecg.cli.phewas_cmd",
+    "protoecg_cli.demo_cmd",
+    "protoecg_cli.data_cmd",
+    "protoecg_cli.model_cmd",
+    "protoecg_cli.explain_cmd",
+    "protoecg_cli.app_cmd",
+    "protoecg_cli.infer_cmd",
+    "protoecg_cli.phewas_cmd",
 )
 
 
@@ -43,15 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from data_access.errors import ECGDataError
+    from protoecg.errors import ProtoECGError
     try:
         return int(args.func(args) or 0)
-    except ECGDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (ProtoECGError, FileNotFoundError) as exc:
+        # every error the library raises on purpose: one line, no traceback (-v logs the traceback)
+        log.debug("command failed", exc_info=True)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from protoecg.review.app_env import (  # noqa: F401  (re-exported for the app and tests)
+from app.app_env import (  # noqa: F401  (re-exported for the app and tests)
     DATA_ENV, DB_ENV, DEFAULT_MAX_UPLOAD_MB, MAX_UPLOAD_ENV, MODEL_ENV, RESULTS_ENV, SURVIVAL_ENV,
 )
+from protoecg_cli.errors import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -96,9 +97,7 @@ def app_environment(model: str | os.PathLike[str], db: str | None, max_upload_mb
 def run_app(args: argparse.Namespace) -> int:
     run_dir = Path(args.model).expanduser()
     if not run_dir.is_dir():
-        print(f"error: model run {run_dir} does not exist (train one, or run `make demo`)",
-              file=sys.stderr)
-        return 1
+        raise CommandError(f"model run {run_dir} does not exist (train one, or run `make demo`)")
     if not 1 <= args.port <= 65535:
         print(f"error: --port must be 1-65535, got {args.port}", file=sys.stderr)
         return 2
@@ -129,8 +128,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     db = args.db
     if "://" not in db and not Path(db).expanduser().exists():
-        print(f"error: ratings database {db} does not exist", file=sys.stderr)
-        return 1
+        raise CommandError(f"ratings database {db} does not exist")
     n = RatingsStore(db).export_csv(args.out, table=args.table)
     print(f"wrote {n} rows to {args.out}")
     return 0

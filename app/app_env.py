@@ -1,6 +1,6 @@
 """Environment variables through which ``protoecg app`` hands its settings to the Streamlit app.
 
-One definition shared by the launcher (``protoecg.cli.app_cmd``) and the app (``app.config``), so the
+One definition shared by the launcher (``protoecg_cli.app_cmd``) and the app (``app.config``), so the
 two can never disagree on a name.
 """
 MODEL_ENV = "PROTOECG_APP_MODEL"

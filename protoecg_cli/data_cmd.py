@@ -5,9 +5,9 @@ import argparse
 import importlib
 
 _DATA_MODULES = (
-    "protoecg.cli.data_summary_cmd",
-    "protoecg.cli.synth_ptbxl_cmd",
-    "protoecg.cli.synth_mimic_cmd",
+    "protoecg_cli.data_summary_cmd",
+    "protoecg_cli.synth_ptbxl_cmd",
+    "protoecg_cli.synth_mimic_cmd",
 )
 
 

@@ -25,11 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from data_access.synth.mimic import MimicSynthConfig, synthesize_mimic
+    from protoecg_cli.errors import CommandError
 
     if args.n_patients < 1:
-        raise SystemExit("error: --n-patients must be at least 1")
+        raise CommandError("--n-patients must be at least 1")
     if not 0.0 <= args.chronic_null_frac <= 1.0:
-        raise SystemExit("error: --chronic-null-frac must be between 0 and 1")
+        raise CommandError("--chronic-null-frac must be between 0 and 1")
     cfg = MimicSynthConfig(n_patients=args.n_patients, seed=args.seed, write_waveforms=not args.no_waveforms,
                            workers=max(1, args.workers), chronic_null_frac=args.chronic_null_frac)
     r = synthesize_mimic(args.out, cfg, progress=not args.no_progress)
