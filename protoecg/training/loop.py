@@ -50,6 +50,12 @@ class StageSpec:
     extra_modules: dict[str, nn.Module] = field(default_factory=dict)
 
 
+def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
+    keep = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in keep)
+
+
 def _safe(v: float) -> float:
     return -math.inf if v is None or not np.isfinite(v) else float(v)
 

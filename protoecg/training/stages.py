@@ -26,7 +26,7 @@ from ..model.inference import run_model
 from ..model.network import ProtoECGNet
 from ..config import RunConfig
 from ..model.config import BRANCHES
-from .loop import StageSpec
+from .loop import StageSpec, freeze_all_but
 from .warmup import BackboneTap, JointCalibration, augment
 
 
@@ -39,12 +39,6 @@ class SplitArrays:
     ids_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-
-
-def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
-    keep = {id(p) for p in params}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in keep)
 
 
 def joint_params(model: nn.Module, with_last_layer: bool = False) -> list[nn.Parameter]:

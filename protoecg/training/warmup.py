@@ -33,7 +33,7 @@ from ..evaluation import macro_auroc
 from ..model.network import ProtoECGNet
 from ..config import RunConfig
 from ..model.config import BRANCHES
-from .loop import StageSpec
+from .loop import StageSpec, freeze_all_but
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,6 @@ def load_head(model: ProtoECGNet, ckpt_dir) -> "WarmupHead | None":
 
 def warmup_stage(model: ProtoECGNet, data, cfg: RunConfig) -> StageSpec:
     """The backbones with the baseline's head, BCE(pos_weight) only; validation macro AUROC of the head."""
-    from .stages import freeze_all_but
-
     tc, lc = cfg.train, cfg.loss
     x = torch.from_numpy(np.ascontiguousarray(data.x_train))
     y = torch.from_numpy(data.y_train.astype(np.float32))
