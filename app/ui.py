@@ -39,7 +39,9 @@ def page_setup(title: str, need_model: bool = True) -> PageContext:
         except ModelUnavailable as exc:
             err = str(exc)
     if bundle is not None and bool(getattr(bundle, "is_demo", False)):
-        st.warning(DEMO_BANNER, icon="⚠️")
+        text = getattr(bundle, "disclaimer", None)
+        st.warning(f"{as_sentence(text)} Its predictions say nothing about real patients." if text
+                   else DEMO_BANNER, icon="⚠️")
     if err and need_model:
         st.error(err)
         st.stop()

@@ -97,7 +97,24 @@ class Bundle:
 
     @property
     def is_demo(self) -> bool:
+        """True when generated ECGs went into the model: trained on them, or pretrained on them and then
+        fine-tuned (``pretrained_from``)."""
         return bool(self.manifest.get("is_demo", False))
+
+    @property
+    def pretrained_from(self) -> dict | None:
+        """For a fine-tuned bundle: the starting bundle's path, whether it was a demo model, its data."""
+        return self.metrics.get("pretrained_from")
+
+    @property
+    def disclaimer(self) -> str | None:
+        """The banner every output of this model carries (None for a model trained on real data only)."""
+        from .provenance import DEMO_DISCLAIMER, DEMO_FINETUNED_DISCLAIMER
+
+        pre = self.pretrained_from
+        if pre and pre.get("is_demo") and not self.manifest.get("trained_on_generated", False):
+            return DEMO_FINETUNED_DISCLAIMER.format(n=self.fingerprint.get("n_records", "a few"))
+        return DEMO_DISCLAIMER if self.is_demo else None
 
     @property
     def fs(self) -> int:
@@ -163,13 +180,16 @@ class Bundle:
 
 def save_bundle(path: str | Path, model: nn.Module, config: RunConfig, thresholds: np.ndarray,
                 prototypes: pd.DataFrame, lead_shares: np.ndarray, source_signals: np.ndarray,
-                source_ids: np.ndarray, metrics: dict, fingerprint: dict, is_demo: bool) -> Path:
+                source_ids: np.ndarray, metrics: dict, fingerprint: dict, is_demo: bool,
+                trained_on_generated: bool | None = None) -> Path:
     """Write a bundle directory (see module docstring); returns its path."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     codes = tuple(model.codes)
     manifest = {"format_version": FORMAT_VERSION, "protoecg_version": __version__, "arch": config.model.arch,
-                "preset": config.preset, "is_demo": bool(is_demo), "fs": config.model.fs,
+                "preset": config.preset, "is_demo": bool(is_demo),
+                "trained_on_generated": bool(is_demo if trained_on_generated is None else trained_on_generated),
+                "fs": config.model.fs,
                 "n_samples": config.model.n_samples, "codes": list(codes), "branch_of": model.branch_of,
                 "git_commit": git_commit(),
                 "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -9,10 +9,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-__all__ = ["DEMO_DATA_NOTE", "DEMO_DISCLAIMER", "as_sentence", "git_commit"]
+__all__ = ["DEMO_DATA_NOTE", "DEMO_DISCLAIMER", "DEMO_FINETUNED_DISCLAIMER", "as_sentence", "git_commit"]
 
 # Shown wherever a demo model's output is: figures, reports, the app, the CLI.
 DEMO_DISCLAIMER = "demo model trained on generated ECGs — a demonstration, not a diagnostic"
+# Shown instead for a demo model pretrained on generated ECGs and fine-tuned on a few real ones.
+DEMO_FINETUNED_DISCLAIMER = ("demo model pretrained on generated ECGs and fine-tuned on {n} real PTB-XL ECGs "
+                             "— a demonstration, not a diagnostic")
 # Shown on the phenotype analysis of the generated MIMIC-IV-layout demo data.
 DEMO_DATA_NOTE = "demo data: generated ECGs and diagnoses, not patients"
 

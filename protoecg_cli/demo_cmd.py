@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+# Real PTB-XL records shipped with the repository (CC BY 4.0; see data/ptbxl_real/README.md).
+REAL_PTBXL = Path(__file__).resolve().parents[1] / "data" / "ptbxl_real"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", default="runs/demo", help="directory for the demo model run")
     p.add_argument("--n", type=int, default=4000, help="number of demo PTB-XL records (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generators and of training")
+    p.add_argument("--real", default=str(REAL_PTBXL),
+                   help="PTB-XL layout directory of real ECGs to fine-tune on (default: the 300 vendored "
+                        "PTB-XL records); 'none' skips fine-tuning")
     p.add_argument("--no-app", action="store_true", help="stop before starting the review app")
     p.add_argument("--port", type=int, default=8501, help="port of the review app (default 8501)")
     p.set_defaults(func=run)
@@ -34,40 +40,55 @@ def _steps(args: argparse.Namespace) -> list[tuple[str, list[str], Path | None]]
     data, run_dir = Path(args.data), Path(args.run)
     ptbxl, mimic = data / "ptbxl", data / "mimic"
     out = run_dir
-    return [
+    real = None if str(args.real).lower() == "none" else Path(args.real)
+    model = run_dir / ("model" if real is not None else "model_generated")
+    steps = [
         ("generate the demo PTB-XL dataset",
          ["data", "synth-ptbxl", "--out", str(ptbxl), "--n", str(args.n), "--seed", str(args.seed)],
          ptbxl / "ptbxl_database.csv"),
         ("summarise it", ["data", "summary", "--ptbxl", str(ptbxl)], None),
-        ("train the demo model (folds 1-8 train, 9 validation)",
-         ["train", "--ptbxl", str(ptbxl), "--out", str(run_dir / "model"), "--preset", "demo",
-          "--seed", str(args.seed)], run_dir / "model" / "metrics.json"),
-        ("evaluate on the held-out fold 10",
-         ["evaluate", "--model", str(run_dir / "model"), "--ptbxl", str(ptbxl), "--fold", "10"], None),
+        ("pretrain the demo model on the generated ECGs (folds 1-8 train, 9 validation)",
+         ["train", "--ptbxl", str(ptbxl), "--out", str(run_dir / "model_generated"), "--preset", "demo",
+          "--seed", str(args.seed)], run_dir / "model_generated" / "metrics.json"),
+        ("evaluate it on the held-out generated fold 10",
+         ["evaluate", "--model", str(run_dir / "model_generated"), "--ptbxl", str(ptbxl), "--fold", "10"],
+         None),
+    ]
+    if real is not None:
+        steps += [
+            ("fine-tune it on real PTB-XL ECGs (folds 1-8 train, 9 validation)",
+             ["train", "--ptbxl", str(real), "--out", str(model), "--preset", "demo", "--seed", str(args.seed),
+              "--init-from", str(run_dir / "model_generated"), "--real-data"], model / "metrics.json"),
+            ("evaluate the fine-tuned model on the real held-out fold 10",
+             ["evaluate", "--model", str(model), "--ptbxl", str(real), "--fold", "10"], None),
+        ]
+    steps += [
         ("write explanation reports for a few test records",
-         ["report", "--model", str(run_dir / "model"), "--ptbxl", str(ptbxl), "--fold", "10",
+         ["report", "--model", str(model), "--ptbxl", str(real or ptbxl), "--fold", "10",
           "--limit", "8", "--out", str(out / "reports")], None),
         ("generate the demo MIMIC-IV dataset (planted ECG-diagnosis associations)",
          ["data", "synth-mimic", "--out", str(mimic), "--seed", str(args.seed)],
          mimic / "ground_truth.csv"),
         ("extract prototype similarities for every MIMIC ECG",
-         ["infer", "--model", str(run_dir / "model"), "--mimic-ecg", str(mimic / "ecg"),
+         ["infer", "--model", str(model), "--mimic-ecg", str(mimic / "ecg"),
           "--out", str(out / "features.parquet")], None),
         ("run the PheWAS against discharge phecodes",
          ["phewas", "--features", str(out / "features.parquet"), "--mimic", str(mimic),
-          "--model", str(run_dir / "model"), "--out", str(out / "phewas"),
+          "--model", str(model), "--out", str(out / "phewas"),
           "--predict", "427.2", "--predict", "428"], None),
         ("survival: Cox hazard ratios per SD and Kaplan-Meier curves",
          ["survival", "--features", str(out / "features.parquet"), "--mimic", str(mimic),
           "--out", str(out / "survival")], None),
     ]
+    return steps
 
 
 def run(args: argparse.Namespace) -> int:
     from . import main as cli_main
 
-    print("protoecg demo: everything below runs on GENERATED data (synthetic ECGs and a synthetic "
-          "MIMIC-IV); the model it trains is a demonstration, not a diagnostic.", flush=True)
+    print("protoecg demo: the model is pretrained on GENERATED ECGs, then fine-tuned on the 200 real PTB-XL "
+          "training-fold ECGs shipped in data/ptbxl_real (CC BY 4.0); the phenotype analysis runs on a "
+          "GENERATED MIMIC-IV. A demonstration of the software, not a diagnostic.", flush=True)
     for i, (title, argv, done_marker) in enumerate(_steps(args), 1):
         cmd = "protoecg " + " ".join(shlex.quote(a) for a in argv)
         if done_marker is not None and done_marker.exists():
@@ -82,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{i}] done in {time.perf_counter() - t0:.1f} s", flush=True)
     if args.no_app:
         return 0
-    app_argv = ["app", "--model", str(Path(args.run) / "model"), "--port", str(args.port),
+    model = "model_generated" if str(args.real).lower() == "none" else "model"
+    app_argv = ["app", "--model", str(Path(args.run) / model), "--port", str(args.port),
                 "--phewas", str(Path(args.run) / "phewas"),
                 "--db", str(Path(args.run) / "ratings.sqlite")]
     print("\n[app] starting the review app (Ctrl-C to stop)\n$ protoecg " + " ".join(app_argv), flush=True)

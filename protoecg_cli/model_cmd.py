@@ -40,13 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Multi-process: torchrun --nproc_per_node N $(which protoecg) train ...")
     t.add_argument("--ptbxl", required=True, type=Path, help="PTB-XL layout directory")
     t.add_argument("--out", required=True, type=Path, help="run directory (becomes the model bundle)")
-    t.add_argument("--preset", default="demo", choices=["demo", "paper", "tiny"])
+    t.add_argument("--preset", default="demo", choices=["demo", "demo_reference", "paper", "tiny"],
+                   help="demo: 2 CPU cores, small-data recipe; demo_reference: demo sizes with the reference "
+                        "recipe; paper: reference sizes (GPU); tiny: tests")
     t.add_argument("--arch", default="protoecg", choices=["protoecg", "baseline"])
     t.add_argument("--epochs", type=int, default=None, help="epochs of the joint stage (default: preset)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--unique-projection", action="store_true",
                    help="project each branch's prototypes onto distinct source ECGs")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: preset, 2)")
+    t.add_argument("--init-from", type=Path, default=None, metavar="RUN",
+                   help="fine-tune: start from this trained bundle (same preset and architecture), e.g. a "
+                        "model pretrained on generated ECGs; skips the warm-up")
     t.add_argument("--boot", type=int, default=200, help="bootstrap resamples for the CIs")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--demo-data", dest="demo", action="store_true", default=None,
@@ -79,6 +84,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["unique_projection"] = True
     if args.threads is not None:
         overrides["threads"] = args.threads
+    if args.init_from is not None:
+        overrides["init_from"] = str(args.init_from)
     cfg = preset(args.preset, **overrides)
     folds = tuple(sorted(set(cfg.train_folds + cfg.val_folds + cfg.test_folds)))
     progress = not args.no_progress and sys.stderr.isatty()

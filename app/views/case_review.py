@@ -24,7 +24,7 @@ from data_access.ptbxl import BRANCHES  # noqa: E402
 ctx = page_setup("Case review")
 bundle, cfg = ctx.bundle, ctx.cfg
 require_prototypes(bundle)
-banner = DEMO_DISCLAIMER if bundle.is_demo else None
+banner = (bundle.disclaimer or DEMO_DISCLAIMER) if bundle.is_demo else None
 
 
 def _descriptions() -> dict[str, str]:

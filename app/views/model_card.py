@@ -24,7 +24,14 @@ def _ci(value: object, ci: object) -> str:
 
 
 st.markdown("### Training data")
-if b.is_demo:
+pre = b.pretrained_from
+if pre and pre.get("is_demo"):
+    st.warning(f"This model was **pretrained on {pre.get('n_records', '?')} generated demo ECGs** "
+               f"(`{pre.get('dataset') or pre.get('path')}`) and then **fine-tuned on "
+               f"{fp.get('n_records', '?')} real PTB-XL ECGs** (the dataset below). That is far too little "
+               "real data for clinical use: a demonstration of the software on real signals, not a "
+               "diagnostic. Its real-data figures below come from the real held-out folds.")
+elif b.is_demo:
     st.warning("This model was trained on **generated demo ECGs** (synthetic signals written in the "
                "PTB-XL file format), not on patients. Its metrics describe how well it learned the "
                "generator's patterns and say nothing about clinical accuracy.")

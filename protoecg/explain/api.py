@@ -177,7 +177,8 @@ class Explainer:
         timings["total_ms"] = (time.perf_counter() - t_all) * 1000
         return Explanation(record_id=record_id or rid, fs=float(self.bundle.fs), signal=x, predictions=preds,
                            evidence=evidence, counterfactual=cf, attributions=tuple(attrs), timings_ms=timings,
-                           is_demo=bool(self.bundle.is_demo), source_labels=tuple(reference_labels or ref))
+                           is_demo=bool(self.bundle.is_demo), source_labels=tuple(reference_labels or ref),
+                           disclaimer=getattr(self.bundle, "disclaimer", None))
 
 
 _EXPLAINERS: dict[int, tuple[weakref.ref, Explainer]] = {}

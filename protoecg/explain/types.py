@@ -128,9 +128,12 @@ class Explanation:
     timings_ms: dict[str, float] = field(default_factory=dict)
     is_demo: bool = False
     source_labels: tuple[str, ...] = ()    # reference labels of the record, when known
+    disclaimer: str | None = None          # the model's own banner text (``ModelBundle.disclaimer``)
 
     @property
     def banner(self) -> str | None:
+        if self.disclaimer:
+            return self.disclaimer
         return DEMO_BANNER if self.is_demo else None
 
     @property

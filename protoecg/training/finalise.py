@@ -25,6 +25,18 @@ def _outputs(model: nn.Module, x: np.ndarray, batch: int) -> tuple[np.ndarray, n
     return out["logits"], out.get("combined_logits")
 
 
+def _pretrained_from(cfg: RunConfig) -> dict | None:
+    """What a fine-tuned run started from (``init_from``): its path, demo flag and training data."""
+    if not cfg.train.init_from:
+        return None
+    from ..bundle import load_bundle
+
+    src = load_bundle(cfg.train.init_from)
+    return {"path": str(cfg.train.init_from), "is_demo": bool(src.is_demo),
+            "dataset": src.fingerprint.get("dataset"), "n_records": src.fingerprint.get("n_records"),
+            "preset": src.config.preset}
+
+
 def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state: dict, fp: dict,
              is_demo: bool, n_boot: int) -> Path:
     """Tune thresholds on the validation fold (max F1 per class), evaluate validation and test folds,
@@ -37,6 +49,7 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
     metrics: dict = {"is_demo": bool(is_demo), "arch": cfg.model.arch, "preset": cfg.preset,
                      "n_train": int(len(tr.ecg_ids)), "n_val": int(len(va.ecg_ids)),
                      "timings_s": state.get("timings_s", {}), "history": state.get("history", {}),
+                     "pretrained_from": _pretrained_from(cfg),
                      "validation": evaluate_outputs(va.labels, v_logits, v_comb, codes, b_of, thresholds,
                                                     n_boot=n_boot)}
     if len(te.ecg_ids):
@@ -54,7 +67,10 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
         shares = np.zeros((0, cfg.model.n_leads), np.float32)
         sources = np.zeros((0, cfg.model.n_leads, cfg.model.n_samples), np.float32)
         source_ids = np.zeros(0, np.int64)
-    save_bundle(out, model, cfg, thresholds, table, shares, sources, source_ids, metrics, fp, is_demo)
+    pre = metrics["pretrained_from"]
+    demo_flag = bool(is_demo) or bool(pre and pre["is_demo"])     # generated ECGs went into this model
+    save_bundle(out, model, cfg, thresholds, table, shares, sources, source_ids, metrics, fp, demo_flag,
+                trained_on_generated=bool(is_demo))
     v = metrics["validation"]["macro_auroc"]
     t = metrics.get("test", {}).get("macro_auroc", float("nan"))
     log.info("bundle written to %s (validation macro AUROC %.4f, test %.4f)", out, v, t)
