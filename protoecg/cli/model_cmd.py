@@ -42,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=None, help="epochs of the joint stage (default: preset)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--unique-projection", action="store_true",
-                   help="project each branch's prototypes onto distinct source ECGs")
+                   help="stricter projection: distinct source ECGs across each branch (default: no two "
+                        "prototypes of a class share a source ECG with overlapping windows)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: preset, 2)")
     t.add_argument("--boot", type=int, default=200, help="bootstrap resamples for the CIs")
     g = t.add_mutually_exclusive_group()

@@ -14,6 +14,7 @@ from ..bundle import save_bundle
 from ..evaluation import tune_thresholds
 from ..model.inference import run_model
 from ..projection import TABLE_COLUMNS, uniqueness
+from ..prototype_quality import prototype_quality
 from .config import RunConfig
 from .report import evaluate_outputs, sigmoid
 
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 def _outputs(model: nn.Module, x: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
     out = run_model(model, x, batch_size=batch, keys=("logits", "combined_logits"))
     return out["logits"], out.get("combined_logits")
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state: dict, fp: dict,
@@ -46,9 +51,17 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
         metrics["test"] = evaluate_outputs(te.labels, t_logits, t_comb, codes, b_of, thresholds, n_boot=n_boot)
         metrics["test"]["folds"] = list(cfg.test_folds)
     ckpt = out / "checkpoints"
+    quality = None
     if (ckpt / "prototypes.csv").exists():
         table, shares = load_projection(ckpt)
-        metrics["prototypes"] = uniqueness(table)
+        metrics["prototypes"] = uniqueness(table, state.get("projection_avoided"))
+        quality = prototype_quality(model, table, tr.signals, tr.labels, tr.ecg_ids, batch_size=batch)
+        qs = quality.summary
+        log.info("prototype quality: purity %s (k=%d), nearest-sibling redundancy %s, %s of projected "
+                 "prototypes with non-zero fusion weight, %d distinct sources, %d repeated windows",
+                 _fmt(qs["purity"]), qs["n_purity_neighbours"], _fmt(qs["redundancy_nn"]),
+                 _fmt(qs["share_nonzero_fusion"]), qs["n_distinct_sources"],
+                 metrics["prototypes"]["n_repeated_windows"])
         src_idx = np.unique(table.loc[table["source_index"] >= 0, "source_index"].to_numpy(int))
         sources, source_ids = tr.signals[src_idx], tr.ecg_ids[src_idx]
     else:
@@ -56,7 +69,8 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
         shares = np.zeros((0, cfg.model.n_leads), np.float32)
         sources = np.zeros((0, cfg.model.n_leads, cfg.model.n_samples), np.float32)
         source_ids = np.zeros(0, np.int64)
-    save_bundle(out, model, cfg, thresholds, table, shares, sources, source_ids, metrics, fp, is_demo)
+    save_bundle(out, model, cfg, thresholds, table, shares, sources, source_ids, metrics, fp, is_demo,
+                quality=quality)
     v = metrics["validation"]["macro_auroc"]
     t = metrics.get("test", {}).get("macro_auroc", float("nan"))
     log.info("bundle written to %s (validation macro AUROC %.4f, test %.4f)", out, v, t)

@@ -145,6 +145,7 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
             table.to_csv(ckpt_dir / "prototypes.csv", index=False)
             np.save(ckpt_dir / "lead_shares.npy", shares)
         state["projection"] = uniqueness(table)
+        state["projection_avoided"] = table.attrs.get("n_duplicates_avoided", {})
     elif stage == "last_layer":
         assert isinstance(model, ProtoECGNet)
         spec = last_layer_stage(model, arrays, cfg)
@@ -162,4 +163,6 @@ def load_projection(ckpt_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
                         dtype={"leads": str, "prototype_id": str, "class": str, "branch": str})
     for col in ("window_start_s", "window_end_s", "projection_similarity"):
         table[col] = pd.to_numeric(table[col].replace("", np.nan))
+    for col in ("branch_index", "source_ecg_id", "source_index", "window_index"):
+        table[col] = pd.to_numeric(table[col]).astype(int)
     return table, np.load(ckpt_dir / "lead_shares.npy")
