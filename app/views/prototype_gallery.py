@@ -65,9 +65,12 @@ def _neighbours(pid: str, row: pd.Series, leads: list[str]) -> None:
     if mine.empty:
         return
     if "purity" in row and row["purity"] == row["purity"]:
-        st.markdown(f"#### Nearest training windows — purity {row['purity']:.2f}, redundancy "
-                    f"{row.get('redundancy_nn', float('nan')):.3f}, fusion weight share "
-                    f"{row.get('fusion_weight_share', float('nan')):.2f}")
+        def fmt(v: object, d: int) -> str:
+            return "—" if not isinstance(v, (int, float)) or v != v else f"{v:.{d}f}"
+
+        st.markdown(f"#### Nearest training windows — purity {fmt(row['purity'], 2)}, redundancy "
+                    f"{fmt(row.get('redundancy_nn'), 3)}, fusion weight share "
+                    f"{fmt(row.get('fusion_weight_share'), 2)}")
     st.caption(f"Purity: share of the prototype's {ctx_k} nearest training ECGs (model similarity, best window "
                f"of each ECG, own source excluded) that carry {row['class']}. The nearest ones are drawn on the "
                "right of the prototype's own window.")
