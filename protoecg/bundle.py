@@ -17,6 +17,11 @@ Stable API (other packages rely on it)::
     b.lead_shares                         # (P_total, 12) per-lead share of each prototype (rows = table rows)
     b.prototype_signal(pid)               # (12, n) float32 snippet of the source ECG (the matched window)
     b.prototype_source(pid)               # (full (12, T) source ECG, start_s, end_s)
+    b.quality                             # DataFrame (prototype_quality.csv) or None for older bundles:
+        # prototype_id, branch, class, status, source_ecg_id, window, purity, redundancy_nn, fusion_weight,
+        # fusion_weight_share, fusion_nonzero (see protoecg.prototype_quality); summary in metrics.json
+    b.neighbours                          # DataFrame (prototype_neighbours.csv): nearest training windows
+    b.neighbour_signal(pid, rank)         # (12, n) float32 window of the rank-th nearest training ECG
     b.metrics                             # dict (metrics.json: validation/test figures, history, timings)
     b.fingerprint                         # dict describing the training data (hash, counts, folds)
     b.is_demo                             # True when trained on generated (synthetic) data
@@ -94,6 +99,9 @@ class Bundle:
     manifest: dict
     source_signals: np.ndarray
     source_ids: np.ndarray
+    quality: pd.DataFrame | None = None
+    neighbours: pd.DataFrame | None = None
+    neighbour_signals: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def is_demo(self) -> bool:
@@ -171,6 +179,16 @@ class Bundle:
         a, b = int(round(start * self.fs)), int(round(end * self.fs))
         return sig[:, a:b]
 
+    def neighbour_signal(self, pid: str, rank: int) -> np.ndarray:
+        """The window of the ``rank``-th (1-based) nearest training ECG of prototype ``pid``, (12, n)."""
+        row = self._row(pid)
+        arr = self.neighbour_signals.get(str(row["branch"]))
+        if arr is None or not 1 <= rank <= arr.shape[1]:
+            raise KeyError(f"no stored neighbour {rank} for prototype {pid!r}")
+        sig = arr[int(row["branch_index"]), rank - 1].astype(np.float32)
+        keep = np.isfinite(sig).all(axis=0)
+        return sig[:, keep]
+
     def window_seconds(self, branch: str, window_index: int) -> tuple[float, float]:
         br = self.model.branch(branch)  # type: ignore[operator]
         if branch == "rhythm":
@@ -181,7 +199,7 @@ class Bundle:
 def save_bundle(path: str | Path, model: nn.Module, config: RunConfig, thresholds: np.ndarray,
                 prototypes: pd.DataFrame, lead_shares: np.ndarray, source_signals: np.ndarray,
                 source_ids: np.ndarray, metrics: dict, fingerprint: dict, is_demo: bool,
-                trained_on_generated: bool | None = None) -> Path:
+                trained_on_generated: bool | None = None, quality=None) -> Path:
     """Write a bundle directory (see module docstring); returns its path."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -202,6 +220,11 @@ def save_bundle(path: str | Path, model: nn.Module, config: RunConfig, threshold
                         ecg_ids=np.asarray(source_ids, dtype=np.int64),
                         lead_shares=np.asarray(lead_shares, dtype=np.float32))
     (path / "fingerprint.json").write_text(json.dumps(fingerprint, indent=2))
+    if quality is not None:          # protoecg.prototype_quality.QualityReport
+        quality.table.to_csv(path / "prototype_quality.csv", index=False)
+        quality.neighbours.to_csv(path / "prototype_neighbours.csv", index=False)
+        np.savez_compressed(path / "prototype_neighbours.npz", **quality.signals)
+        metrics = {**metrics, "prototype_quality": quality.summary}
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     return path
 
@@ -229,8 +252,17 @@ def load_bundle(path: str | Path, device: str | torch.device = "cpu") -> Bundle:
     table = read_prototype_table(path / "prototypes.csv")
     with np.load(path / "prototype_sources.npz", allow_pickle=False) as z:
         sources, source_ids, shares = z["signals"], z["ecg_ids"], z["lead_shares"]
+    quality = neighbours = None
+    nb_signals: dict[str, np.ndarray] = {}
+    if (path / "prototype_quality.csv").exists():       # optional: bundles before the quality report lack it
+        quality = pd.read_csv(path / "prototype_quality.csv", dtype={"prototype_id": str, "class": str})
+        neighbours = pd.read_csv(path / "prototype_neighbours.csv", keep_default_na=False,
+                                 dtype={"prototype_id": str, "labels": str})
+        with np.load(path / "prototype_neighbours.npz", allow_pickle=False) as z:
+            nb_signals = {k: z[k] for k in z.files}
     return Bundle(path=path, model=model, config=config, codes=codes, branch_of=branch_of,
                   thresholds=thresholds, prototypes=table, lead_shares=shares,
                   metrics=json.loads((path / "metrics.json").read_text()),
                   fingerprint=json.loads((path / "fingerprint.json").read_text()), manifest=manifest,
-                  source_signals=sources, source_ids=source_ids)
+                  source_signals=sources, source_ids=source_ids, quality=quality, neighbours=neighbours,
+                  neighbour_signals=nb_signals)

@@ -1,10 +1,11 @@
 """Prototype projection: replace each prototype by the most similar latent of a training ECG of its class.
 
 Similarity and pooling are the model's own (cosine, max over windows), so after projection a prototype
-*is* the latent window of a real ECG and its similarity to that window is 1. With ``unique=True`` the
-prototypes of a branch are assigned greedily (most confident first) to distinct source ECGs. Prototypes
-whose class has no positive training ECG cannot be projected; they keep their learned value and get
-``source_ecg_id = -1`` in the table.
+*is* the latent window of a real ECG and its similarity to that window is 1. By default no two prototypes
+of one class get the same source ECG with overlapping windows (see :mod:`protoecg.projection_assign`);
+``unique=True`` asks for distinct source ECGs across the branch. Prototypes whose class has no positive
+training ECG (``status = "absent_class"``) or no free window left (``"pruned_duplicate"``) are not
+projected; they keep their learned value and get ``source_ecg_id = -1`` in the table.
 """
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from data_access.leads import CANONICAL_LEADS
 
 from .model.network import ProtoECGNet
 from .model.config import BRANCHES
+from .projection_assign import assign
 
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ["prototype_id", "branch", "branch_index", "class", "source_ecg_id", "source_index", "window_index",
-                 "window_start_s", "window_end_s", "leads", "projection_similarity"]
+                 "window_start_s", "window_end_s", "leads", "projection_similarity", "status"]
 
 
 def _branch_scan(model: ProtoECGNet, branch: str, signals: np.ndarray, batch_size: int,
@@ -38,27 +40,6 @@ def _branch_scan(model: ProtoECGNet, branch: str, signals: np.ndarray, batch_siz
         sims.append(out["sims"].numpy())
         best.append(out["best"].numpy() if "best" in out else np.zeros_like(out["sims"].numpy(), dtype=np.int64))
     return np.concatenate(sims), np.concatenate(best)
-
-
-def _assign(sims: np.ndarray, allowed: np.ndarray, unique: bool) -> np.ndarray:
-    """Source ECG index per prototype (-1 when its class has no training ECG)."""
-    masked = np.where(allowed, sims, -np.inf)
-    src = np.full(sims.shape[1], -1, dtype=np.int64)
-    if not unique:
-        has = allowed.any(axis=0)
-        src[has] = masked[:, has].argmax(axis=0)
-        return src
-    used = np.zeros(sims.shape[0], dtype=bool)
-    for p in np.argsort(-masked.max(axis=0), kind="stable"):
-        if not allowed[:, p].any():
-            continue
-        free = np.where(used, -np.inf, masked[:, p])
-        if np.isfinite(free).any():
-            src[p] = int(free.argmax())
-        else:                                    # more prototypes than ECGs of the class: reuse the best
-            src[p] = int(masked[:, p].argmax())
-        used[src[p]] = True
-    return src
 
 
 def lead_shares(prototype: torch.Tensor) -> np.ndarray:
@@ -88,12 +69,21 @@ def project_prototypes(model: ProtoECGNet, signals: np.ndarray, labels: np.ndarr
     model.eval()
     cfg = model.cfg
     rows, shares_all = [], []
+    avoided: dict[str, int] = {}
     for branch in BRANCHES:
         br = model.branch(branch)
         sims, best = _branch_scan(model, branch, signals, batch_size, progress)
         cls_global = model.class_index(branch)[br.proto_class].numpy()          # (P,) code index
         allowed = labels[:, cls_global].astype(bool)                              # (N, P)
-        src = _assign(sims, allowed, unique)
+        spans = ([(0.0, cfg.n_samples / cfg.fs)] if branch == "rhythm" else
+                 [br.window_seconds(w, cfg.n_samples, cfg.fs) for w in range(br.n_windows(cfg.n_samples))])
+
+        def map_of(n: int, br=br) -> np.ndarray:
+            return br(torch.from_numpy(signals[n:n + 1]))["map"][0].numpy()
+
+        a = assign(sims, best, allowed, br.proto_class.numpy(), spans,
+                   map_of if len(spans) > 1 else None, unique=unique)
+        src = a.source
         chosen = np.unique(src[src >= 0])
         latents = {}
         for i in range(0, len(chosen), batch_size):
@@ -110,9 +100,9 @@ def project_prototypes(model: ProtoECGNet, signals: np.ndarray, labels: np.ndarr
             row = {"prototype_id": f"{branch}-{code}-{k}", "branch": branch, "branch_index": p, "class": code,
                    "source_ecg_id": -1, "source_index": -1, "window_index": -1,
                    "window_start_s": np.nan, "window_end_s": np.nan, "leads": "",
-                   "projection_similarity": np.nan}
+                   "projection_similarity": np.nan, "status": a.status[p]}
             if n >= 0:
-                w = int(best[n, p])
+                w = int(a.window[p])
                 z = latents[n]
                 new = z if branch == "rhythm" else z[..., w:w + br.window]
                 br.prototypes.data[p] = new
@@ -122,7 +112,7 @@ def project_prototypes(model: ProtoECGNet, signals: np.ndarray, labels: np.ndarr
                     start, end = br.window_seconds(w, cfg.n_samples, cfg.fs)
                 row.update(source_ecg_id=int(ecg_ids[n]), source_index=n, window_index=w,
                            window_start_s=start, window_end_s=end,
-                           projection_similarity=float(sims[n, p]))
+                           projection_similarity=float(a.similarity[p]))
             if branch == "rhythm":
                 sh = np.full(cfg.n_leads, 1.0 / cfg.n_leads)
                 row["leads"] = "all"
@@ -132,19 +122,49 @@ def project_prototypes(model: ProtoECGNet, signals: np.ndarray, labels: np.ndarr
             shares_all.append(sh)
             rows.append(row)
         n_proj = int((src >= 0).sum())
-        log.info("projected %d/%d %s prototypes onto %d distinct ECGs", n_proj, br.n_prototypes, branch,
-                 len(chosen))
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS), np.asarray(shares_all, dtype=np.float32)
+        log.info("projected %d/%d %s prototypes onto %d distinct ECGs (%d repeats of a class's ECG+window "
+                 "avoided, %d pruned: no free window of their class, %d of classes absent from training)",
+                 n_proj, br.n_prototypes, branch, len(chosen), a.counts["n_duplicates_avoided"],
+                 a.counts["n_pruned_duplicates"], a.counts["n_absent_class"])
+        avoided[branch] = a.counts["n_duplicates_avoided"]
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    table.attrs["n_duplicates_avoided"] = avoided
+    return table, np.asarray(shares_all, dtype=np.float32)
 
 
-def uniqueness(table: pd.DataFrame) -> dict:
-    """Distinct source ECGs among projected prototypes, overall and per branch."""
+def repeated_windows(table: pd.DataFrame) -> int:
+    """Prototypes that share class and source ECG with an earlier prototype and overlap its window."""
     proj = table[table["source_ecg_id"] >= 0]
-    out = {"n_prototypes": int(len(table)), "n_projected": int(len(proj)),
-           "n_distinct_sources": int(proj["source_ecg_id"].nunique())}
-    out["per_branch"] = {b: {"n_projected": int((g["source_ecg_id"] >= 0).sum()),
-                             "n_distinct_sources": int(g.loc[g["source_ecg_id"] >= 0, "source_ecg_id"].nunique())}
-                         for b, g in table.groupby("branch", sort=False)}
+    n = 0
+    for _, g in proj.groupby(["branch", "class", "source_ecg_id"]):
+        iv = sorted(zip(g["window_start_s"], g["window_end_s"]))
+        n += sum(1 for i in range(1, len(iv)) if iv[i][0] < max(e for _, e in iv[:i]))
+    return n
+
+
+def uniqueness(table: pd.DataFrame, avoided: dict[str, int] | None = None) -> dict:
+    """Distinct source ECGs among projected prototypes, repeats and pruned duplicates, overall and per
+    branch (``avoided``: per branch, prototypes whose own best match repeated a taken window)."""
+    status = table["status"] if "status" in table else pd.Series(
+        np.where(table["source_ecg_id"] >= 0, "projected", "absent_class"), index=table.index)
+    avoided = avoided if avoided is not None else table.attrs.get("n_duplicates_avoided", {})
+
+    def part(g: pd.DataFrame) -> dict:
+        st_ = status.loc[g.index]
+        proj = g[g["source_ecg_id"] >= 0]
+        return {"n_prototypes": int(len(g)), "n_projected": int(len(proj)),
+                "n_distinct_sources": int(proj["source_ecg_id"].nunique()),
+                "n_repeated_windows": repeated_windows(g),
+                "n_pruned_duplicates": int((st_ == "pruned_duplicate").sum()),
+                "n_absent_class": int((st_ == "absent_class").sum())}
+
+    out = part(table)
+    out["per_branch"] = {b: part(g) for b, g in table.groupby("branch", sort=False)}
+    if avoided:
+        out["n_duplicates_avoided"] = int(sum(avoided.values()))
+        for b, v in avoided.items():
+            if b in out["per_branch"]:
+                out["per_branch"][b]["n_duplicates_avoided"] = int(v)
     return out
 
 
@@ -163,6 +183,9 @@ def read_prototype_table(path: str | Path) -> pd.DataFrame:
     for col in ("window_start_s", "window_end_s", "projection_similarity"):
         if col in table:
             table[col] = pd.to_numeric(table[col].replace("", np.nan))
+    for col in ("branch_index", "source_ecg_id", "source_index", "window_index"):
+        if col in table:
+            table[col] = pd.to_numeric(table[col]).astype(int)
     return table
 
 

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int, default=None, help="epochs of the joint stage (default: preset)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--unique-projection", action="store_true",
-                   help="project each branch's prototypes onto distinct source ECGs")
+                   help="stricter projection: distinct source ECGs across each branch (default: no two "
+                        "prototypes of a class share a source ECG with overlapping windows)")
     t.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: preset, 2)")
     t.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                    help="fine-tune: start from this trained bundle (same preset and architecture), e.g. a "

@@ -91,12 +91,49 @@ u = metrics.get("prototypes")
 if isinstance(u, dict):
     st.markdown(f"{u.get('n_projected', '?')} of {u.get('n_prototypes', '?')} prototypes were projected "
                 f"onto training ECGs; they landed on **{u.get('n_distinct_sources', '?')} distinct source "
-                "ECGs** (fewer distinct sources means prototypes share, and repeat, the same examples).")
+                "ECGs** (fewer distinct sources means prototypes share, and repeat, the same examples). "
+                f"Repeats of a class's (source ECG, window) avoided at projection: "
+                f"{u.get('n_duplicates_avoided', '—')}; pruned for want of a free window: "
+                f"{u.get('n_pruned_duplicates', '—')}.")
     rows = [{"branch": k, **v} for k, v in (u.get("per_branch") or {}).items()]
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 else:
     st.info("No prototype projection figures in this run (a baseline model has no prototypes).")
+
+st.markdown("### Prototype quality")
+q = metrics.get("prototype_quality")
+if isinstance(q, dict):
+    k = q.get("n_purity_neighbours", "k")
+    c = st.columns(4)
+    c[0].metric("Purity (mean)", _num(q.get("purity")))
+    c[1].metric("Redundancy (nearest sibling cosine)", _num(q.get("redundancy_nn")))
+    c[2].metric("Distinct source ECGs", str(q.get("n_distinct_sources", "—")))
+    c[3].metric("Prototypes with non-zero fusion weight", _num(q.get("share_nonzero_fusion"), 2))
+    rep = (u or {}).get("n_repeated_windows") if isinstance(u, dict) else None
+    st.caption(f"Purity: share of each prototype's {k} nearest training ECGs (the model's own similarity, "
+               "best window of each ECG, the prototype's source excluded) that carry its class — in the "
+               "spirit of PIP-Net. Redundancy: cosine between prototypes of one class (1 = the same "
+               "picture twice). Fusion weight: the fused layer's weight to the prototype's own class, "
+               f"non-zero when |w| ≥ {q.get('zero_tol', 1e-3):g}. Computed over projected prototypes only."
+               + (f" Repeated (class, source ECG, window): {rep}." if rep is not None else ""))
+    pc = q.get("per_class") or {}
+    rows = [{"class": cl, "branch": v.get("branch"), "prototypes": v.get("n_prototypes"),
+             "projected": v.get("n_projected"), "distinct sources": v.get("n_distinct_sources"),
+             "purity": v.get("purity"), "redundancy (mean pairwise cosine)": v.get("redundancy"),
+             "non-zero fusion weight": v.get("share_nonzero_fusion")}
+            for cl, v in pc.items() if not v.get("absent_from_training")]
+    if rows:
+        st.dataframe(pd.DataFrame(rows).sort_values(["branch", "class"]), hide_index=True, width="stretch",
+                     key="mc_quality")
+    absent = sorted(cl for cl, v in pc.items() if v.get("absent_from_training"))
+    if absent:
+        st.caption(f"Not shown: {len(absent)} classes absent from the training data ({', '.join(absent)}); "
+                   "their prototypes were never projected onto an ECG, so they have no source and no "
+                   "meaningful quality figures.")
+else:
+    st.info("This bundle has no prototype quality report (baseline model, or trained before the report "
+            "existed).")
 
 st.markdown("### Intended use and limits")
 st.markdown(

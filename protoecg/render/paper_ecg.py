@@ -245,3 +245,41 @@ def match_figure(query: np.ndarray, source: np.ndarray, fs: float, leads: Sequen
                       margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
                       legend=dict(orientation="h", y=-0.02))
     return fig
+
+
+def snippet_figure(signal: np.ndarray, fs: float, leads: Sequence[str], *, title: str = "",
+                   px_per_mm: float = 2.0):
+    """A short (12, n) window on ECG paper (25 mm/s, 10 mm/mV), one row per lead of ``leads`` (at most 4);
+    small enough to sit in a row of columns (the gallery's nearest training windows)."""
+    import plotly.graph_objects as go
+
+    from data_access.leads import CANONICAL_LEADS
+
+    from .geometry import Panel
+
+    leads = [ld for ld in leads if ld in CANONICAL_LEADS][:4] or ["II"]
+    sig = np.asarray(signal, dtype=float)
+    dur = sig.shape[1] / fs
+    row_h = 30.0
+    n = len(leads)
+    base = [(n - r - 0.5) * row_h for r in range(n)]
+    lay = PaperLayout((), dur * SPEED_MM_S, n * row_h, row_h, n, 2.0)
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    fig = go.Figure()
+    for r, lead in enumerate(leads):
+        x, y = panel_trace(lay, Panel(lead, 0.0, dur, 0.0, base[r], r, 0), sig, fs)
+        xs += [*x.round(3).tolist(), None]
+        ys += [*y.round(3).tolist(), None]
+        fig.add_annotation(x=1, y=base[r] + row_h * 0.38, text=f"<b>{lead}</b>", showarrow=False,
+                           xanchor="left", font=dict(size=10))
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=TRACE_COLOR, width=1.0), hoverinfo="skip"))
+    axis = dict(showgrid=True, gridcolor=MAJOR_COLOR, zeroline=False, tick0=0.0, dtick=MAJOR_MM,
+                showticklabels=False, ticks="", minor=dict(showgrid=True, gridcolor=MINOR_COLOR, tick0=0.0,
+                                                           dtick=MINOR_MM))
+    fig.update_layout(xaxis=dict(range=[0, lay.width_mm], **axis),
+                      yaxis=dict(range=[0, lay.height_mm], scaleanchor="x", scaleratio=1.0, **axis),
+                      plot_bgcolor=PAPER_BG, paper_bgcolor="white", title=dict(text=title, font=dict(size=11)),
+                      height=int(lay.height_mm * px_per_mm) + 50, margin=dict(l=4, r=4, t=30, b=4),
+                      showlegend=False)
+    return fig

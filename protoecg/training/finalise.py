@@ -13,8 +13,9 @@ from data_access.ptbxl import PTBXLData
 from ..bundle import save_bundle
 from ..evaluation import tune_thresholds
 from ..model.inference import run_model
-from ..projection import PROTOTYPES_FILE, TABLE_COLUMNS, load_projection, uniqueness
 from ..config import RunConfig
+from ..projection import PROTOTYPES_FILE, TABLE_COLUMNS, load_projection, uniqueness
+from ..prototype_quality import prototype_quality
 from .report import evaluate_outputs, sigmoid
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ def _pretrained_from(cfg: RunConfig) -> dict | None:
             "preset": src.config.preset}
 
 
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state: dict, fp: dict,
              is_demo: bool, n_boot: int) -> Path:
     """Tune thresholds on the validation fold (max F1 per class), evaluate validation and test folds,
@@ -57,9 +62,17 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
         metrics["test"] = evaluate_outputs(te.labels, t_logits, t_comb, codes, b_of, thresholds, n_boot=n_boot)
         metrics["test"]["folds"] = list(cfg.test_folds)
     ckpt = out / "checkpoints"
+    quality = None
     if (ckpt / PROTOTYPES_FILE).exists():
         table, shares = load_projection(ckpt)
-        metrics["prototypes"] = uniqueness(table)
+        metrics["prototypes"] = uniqueness(table, state.get("projection_avoided"))
+        quality = prototype_quality(model, table, tr.signals, tr.labels, tr.ecg_ids, batch_size=batch)
+        qs = quality.summary
+        log.info("prototype quality: purity %s (k=%d), nearest-sibling redundancy %s, %s of projected "
+                 "prototypes with non-zero fusion weight, %d distinct sources, %d repeated windows",
+                 _fmt(qs["purity"]), qs["n_purity_neighbours"], _fmt(qs["redundancy_nn"]),
+                 _fmt(qs["share_nonzero_fusion"]), qs["n_distinct_sources"],
+                 metrics["prototypes"]["n_repeated_windows"])
         src_idx = np.unique(table.loc[table["source_index"] >= 0, "source_index"].to_numpy(int))
         sources, source_ids = tr.signals[src_idx], tr.ecg_ids[src_idx]
     else:
@@ -70,7 +83,7 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
     pre = metrics["pretrained_from"]
     demo_flag = bool(is_demo) or bool(pre and pre["is_demo"])     # generated ECGs went into this model
     save_bundle(out, model, cfg, thresholds, table, shares, sources, source_ids, metrics, fp, demo_flag,
-                trained_on_generated=bool(is_demo))
+                trained_on_generated=bool(is_demo), quality=quality)
     v = metrics["validation"]["macro_auroc"]
     t = metrics.get("test", {}).get("macro_auroc", float("nan"))
     log.info("bundle written to %s (validation macro AUROC %.4f, test %.4f)", out, v, t)

@@ -184,6 +184,7 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
         if info.is_main:
             save_projection(ckpt_dir, table, shares)
         state["projection"] = uniqueness(table)
+        state["projection_avoided"] = table.attrs.get("n_duplicates_avoided", {})
     elif stage == "last_layer":
         assert isinstance(model, ProtoECGNet)
         spec = last_layer_stage(model, arrays, cfg)

@@ -254,3 +254,60 @@ def test_phenotype_explorer_shows_kaplan_meier_and_cox(app_env):
     assert at.selectbox(key="ph_km").options == ["prob_C0"]
     cox_shown = next(d.value for d in at.dataframe if "hr_per_sd" in d.value.columns)
     assert cox_shown["hr_per_sd"].iloc[0] == pytest.approx(cox["hr_per_sd"].iloc[0])
+
+
+# ---- prototype quality ------------------------------------------------------------------------
+
+def test_bundle_holds_the_quality_report(tiny_bundle_dir, tmp_path):
+    import json
+    import shutil
+
+    from protoecg.bundle import load_bundle
+
+    for f in ("prototype_quality.csv", "prototype_neighbours.csv", "prototype_neighbours.npz"):
+        assert (tiny_bundle_dir / f).exists(), f
+    b = load_bundle(tiny_bundle_dir)
+    q = b.metrics["prototype_quality"]
+    assert q["n_projected"] == int((b.quality["status"] == "projected").sum()) > 0
+    assert b.metrics["prototypes"]["n_repeated_windows"] == 0
+    pid = b.neighbours["prototype_id"].iloc[0]
+    assert b.neighbour_signal(pid, 1).shape[0] == 12
+    old = tmp_path / "old"                          # a bundle written before the report still loads
+    shutil.copytree(tiny_bundle_dir, old, ignore=shutil.ignore_patterns("prototype_*", "checkpoints"))
+    shutil.copy(tiny_bundle_dir / "prototype_sources.npz", old)
+    m = json.loads((old / "metrics.json").read_text())
+    m.pop("prototype_quality")
+    (old / "metrics.json").write_text(json.dumps(m))
+    (old / "prototypes.csv").write_text(pd.read_csv(tiny_bundle_dir / "prototypes.csv").drop(
+        columns="status").to_csv(index=False))
+    assert load_bundle(old).quality is None
+
+
+def test_model_card_shows_the_quality_table(app_env, tiny_bundle_dir):
+    from protoecg.bundle import load_bundle
+
+    at = _page("model_card")
+    q = load_bundle(tiny_bundle_dir).metrics["prototype_quality"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Purity (mean)"] == f"{q['purity']:.3f}"
+    table = next(d.value for d in at.dataframe if "purity" in d.value.columns)
+    present = {c for c, v in q["per_class"].items() if not v["absent_from_training"]}
+    assert set(table["class"]) == present
+    assert any("absent from the training data" in c.value for c in at.caption)
+
+
+def test_gallery_sorts_by_purity_and_shows_neighbours(app_env, tiny_bundle_dir):
+    from protoecg.bundle import load_bundle
+
+    at = _page("prototype_gallery")
+    branch = at.sidebar.selectbox(key="g_branch").value
+    at.sidebar.selectbox(key=f"g_class_{branch}").set_value("(all classes)").run()
+    at.sidebar.selectbox(key="g_sort").set_value("purity (high first)").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    q = load_bundle(tiny_bundle_dir).quality
+    expect = q[(q.branch == branch) & (q.status == "projected")].sort_values(
+        ["purity", "prototype_id"], ascending=[False, True], kind="stable")
+    assert list(table["prototype_id"]) == list(expect["prototype_id"])
+    assert (table["status"] == "projected").all()              # unprojected prototypes hidden by default
+    assert any(m.value.startswith("**#1** · ECG") for m in at.markdown)
