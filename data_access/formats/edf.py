@@ -9,6 +9,7 @@ fields give sex and age (birth date against the start date); annotations are kep
 """
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,14 @@ def read_edf(path: str | Path, **validate: Any) -> ECGRecord:
     path = Path(path)
     rid = path.stem
     try:
-        edf = edfio.read_edf(str(path))
+        with warnings.catch_warnings(record=True) as caught:     # edfio repairs cut files with a warning
+            warnings.simplefilter("always")
+            edf = edfio.read_edf(str(path))
     except (ValueError, OSError, IndexError, UnicodeDecodeError) as exc:
         raise MalformedFileError(f"not a readable EDF file ({type(exc).__name__}: {exc})", rid) from exc
+    cut = [str(w.message) for w in caught if "data record" in str(w.message).lower()]
+    if cut:
+        raise MalformedFileError(f"not a readable EDF file: truncated ({'; '.join(cut)})", rid)
     labels = [s.label for s in edf.signals]
     ecg = [s for s in edf.signals if lead_name(s.label) is not None]
     if len(ecg) < 8:

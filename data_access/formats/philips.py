@@ -118,6 +118,7 @@ def _split(flat: np.ndarray, n_leads: int, n: int | None, rid: str) -> list[np.n
 def _xli(raw: bytes, labels: list[str], n: int | None, rid: str) -> list[np.ndarray]:
     from sierraecg.xli import xli_decode
 
+    _check_xli_chunks(raw, rid)
     try:
         leads = [np.asarray(x, dtype=np.int64) for x in xli_decode(raw, labels)]
     except (IndexError, ValueError, KeyError, OverflowError) as exc:
@@ -140,6 +141,19 @@ def _xli(raw: bytes, labels: list[str], n: int | None, rid: str) -> list[np.ndar
         avf = np.floor_divide(ii + iii, 2) - avf
         leads[2:6] = [iii, avr, avl, avf]
     return leads
+
+
+def _check_xli_chunks(raw: bytes, rid: str) -> None:
+    """Walk the chunk headers (int32 size, 2 bytes, int16 first value): a cut file ends inside a chunk."""
+    offset, k = 0, 0
+    while offset < len(raw):
+        if offset + 8 > len(raw):
+            raise MalformedFileError(f"XLI data ends inside the header of chunk {k + 1} (truncated)", rid)
+        size = int.from_bytes(raw[offset:offset + 4], "little", signed=True)
+        if size <= 0 or offset + 8 + size > len(raw):
+            raise MalformedFileError(f"XLI chunk {k + 1} declares {size} bytes but {len(raw) - offset - 8} "
+                                     "remain (truncated or corrupt)", rid)
+        offset, k = offset + 8 + size, k + 1
 
 
 def _metadata(root) -> dict[str, Any]:
