@@ -32,7 +32,9 @@ def _page_signal(expl, signal: np.ndarray | None, fs: float | None) -> tuple[np.
 
 
 def _overlays(expl, n: int = 3) -> list[Overlay]:
-    """Matched windows of the strongest evidence of the most probable positive labels."""
+    """Matched windows of the strongest windowed (morphology) evidence of the most probable positive labels.
+
+    Rhythm and diffuse prototypes match the whole record: shading all of it would hide the grid."""
     out = []
     colours = ("rgba(30,110,255,1)", "rgba(0,150,80,1)", "rgba(200,120,0,1)")
     ranked = sorted((p for p in expl.predictions if p.positive), key=lambda p: -p.probability)
@@ -40,7 +42,9 @@ def _overlays(expl, n: int = 3) -> list[Overlay]:
         items = expl.evidence.get(p.label) or ()
         if not items:
             continue
-        e = items[0]
+        e = next((it for it in items if it.branch == "morphology"), None)
+        if e is None:
+            continue
         s, t = float(e.window_s[0]), float(e.window_s[1])
         if t <= s:
             continue
@@ -55,7 +59,8 @@ def _text_lines(expl, meta: Mapping[str, Any], n_labels: int) -> tuple[list[str]
     left = ["Predictions (probability / threshold):"]
     left += [f"  {p.label:<7} {p.probability:.2f} / {p.threshold:.2f}   {p.branch}" for p in pos] or ["  no label above its threshold"]
     near = [p for p in preds if not p.positive][:2]
-    left += [f"  (next: {', '.join(f'{p.label} {p.probability:.2f}' for p in near)})"] if near else []
+    left += [f"  (below threshold: {', '.join(f'{p.label} {p.probability:.2f} / {p.threshold:.2f}' for p in near)})"] \
+        if near else []
     right = ["Top prototype evidence (this looks like that):"]
     for p in pos[:4]:
         for e in (expl.evidence.get(p.label) or ())[:1]:
