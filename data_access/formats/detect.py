@@ -49,6 +49,8 @@ def detect_format(path: str | Path) -> str:
     if _wfdb_base(path) is not None and (path.suffix.lower() in WFDB_SUFFIXES or not path.is_file()):
         return "wfdb"
     if not path.is_file():
+        if path.suffix.lower() in ("",) + WFDB_SUFFIXES:
+            return "wfdb"            # a WFDB record name: read_record says which of its files is missing
         raise MissingFileError(f"file {path} not found", record=path.stem)
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)

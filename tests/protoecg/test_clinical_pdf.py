@@ -79,3 +79,18 @@ def test_pdf_says_what_a_reader_needs(explained):
     top = max(expl.predictions, key=lambda p: p.probability)
     assert f"{top.probability:.2f}" in txt
     assert BytesIO(data).getvalue().count(b"/Type /Page") - BytesIO(data).getvalue().count(b"/Type /Pages") == 1
+
+
+def test_explain_cli_reads_a_muse_file_and_writes_a_linked_pdf(tmp_path, fixtures_dir, capsys):
+    from protoecg.cli import main
+    from tests.data_access.clinical_factory import real_mv, write_muse
+
+    muse = write_muse(tmp_path / "muse_ecg.xml", real_mv(fixtures_dir))
+    rc = main(["explain", "--model", str(tiny_bundle_path()), "--record", str(muse), "--no-counterfactual",
+               "--html", str(tmp_path / "r.html"), "--pdf", str(tmp_path / "r.pdf")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "leads III, aVR, aVL, aVF were derived" in out and "PDF:" in out
+    assert (tmp_path / "r.pdf").read_bytes()[:5] == b"%PDF-"
+    assert 'href="r.pdf"' in (tmp_path / "r.html").read_text(encoding="utf-8")
+    txt = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "derived leads III aVR aVL aVF" in txt and "GE MUSE XML" in txt and "Normal sinus rhythm" in txt
