@@ -22,12 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Debian's Chromium for the end-to-end browser tests (Playwright's own browser download cannot work here).
+# Debian's Chromium for the end-to-end browser tests (Playwright's own browser download cannot work here)
+# and poppler-utils (pdftoppm, pdftotext) for the clinical-PDF tests.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "WARNING: could not install chromium; browser tests will be skipped"; }
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  echo "installing Debian poppler-utils for the PDF tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null) \
+	  || echo "WARNING: could not install poppler-utils; PDF tests will be skipped"; }
 
 demo: setup
 	$(BIN)/protoecg demo --data $(DEMO_DIR) --run $(RUN_DIR)

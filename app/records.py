@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_DEMO = "Demo test set (generated ECGs)"
 SOURCE_PTBXL = "Real PTB-XL examples"
-SOURCE_UPLOAD = "Upload WFDB (.hea + .dat/.mat)"
+SOURCE_UPLOAD = "Upload ECG (XML, DICOM, EDF or WFDB)"
 _MAX_LISTED = 200
 
 

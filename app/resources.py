@@ -55,3 +55,11 @@ def intervals_cached(record_key: str, _signal: Any, fs: float) -> dict:
     from protoecg.intervals import measure_intervals
 
     return measure_intervals(_signal, fs).as_dict()
+
+
+@st.cache_data(max_entries=32, show_spinner="Writing the PDF…")
+def pdf_cached(model_dir: str, record_key: str, label: str | None, _expl: Any, _record: Any) -> bytes:
+    """The one-page clinical PDF of an explanation (the record's own signal, at its own rate)."""
+    from protoecg.reports import clinical_pdf_bytes
+
+    return clinical_pdf_bytes(_expl, signal=_record.signal, fs=_record.fs, record_meta=_record.metadata)

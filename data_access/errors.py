@@ -18,7 +18,9 @@ Hierarchy (catch the base class to handle any of them)::
         ├── RecordReadError      file missing / unreadable / corrupt
         │   ├── MissingFileError     a header or signal file does not exist
         │   ├── HeaderError          the .hea header cannot be parsed
-        │   └── TruncatedRecordError the signal file holds fewer samples than its header declares
+        │   ├── TruncatedRecordError the signal file holds fewer samples than its header declares
+        │   ├── UnknownFormatError   the content is none of the ECG formats the readers know
+        │   └── MalformedFileError   a known format (XML, DICOM, EDF) whose content is broken or incomplete
         ├── LeadError                missing, misnamed, duplicated leads, or not exactly 12
         ├── SamplingRateError        unsupported fs, or fs differs from what the caller asked for
         ├── RecordLengthError        too short, or the signal length disagrees with the header
@@ -61,6 +63,15 @@ class HeaderError(RecordReadError):
 
 class TruncatedRecordError(RecordReadError):
     """The signal file is shorter than its header says (an interrupted copy or download)."""
+
+
+class UnknownFormatError(RecordReadError):
+    """The file's content is not one of the ECG formats :func:`data_access.formats.read_any` knows."""
+
+
+class MalformedFileError(RecordReadError):
+    """A file of a known format (MUSE/Philips/aECG XML, DICOM, EDF) is broken: bad XML, undecodable
+    waveform data, a missing required element, or no waveform at all."""
 
 
 class LeadError(ECGDataError, ValueError):

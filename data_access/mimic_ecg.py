@@ -96,9 +96,13 @@ def load_mimic_ecg(root: str | Path, study_id: int | None = None, path: str | Pa
         p = record_path(root, study_id, records)
     else:
         p = Path(path) if Path(path).is_absolute() else Path(root) / path
-    if not p.with_suffix(".hea").exists() and not Path(str(p) + ".hea").exists():
-        raise RecordReadError(f"header file {p.name}.hea not found", record=str(study_id or p.name))
-    rec = read_record(p)
+    if p.is_file() and p.suffix.lower() not in (".hea", ".dat", ".mat"):
+        from .formats import read_any          # a site's export: MUSE/Philips/aECG XML, DICOM or EDF
+        rec = read_any(p)
+    else:
+        if not p.with_suffix(".hea").exists() and not Path(str(p) + ".hea").exists():
+            raise RecordReadError(f"header file {p.name}.hea not found", record=str(study_id or p.name))
+        rec = read_record(p)
     if rec.fs != 500.0:
         log.debug("MIMIC record %s at %g Hz (expected 500)", rec.record_id, rec.fs)
     return rec

@@ -31,7 +31,7 @@ _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 
 @dataclass(frozen=True)
 class ECGRecord:
-    """A validated 12-lead ECG.
+    """A validated 12-lead ECG (from WFDB here, or a clinical format via :mod:`data_access.formats`).
 
     ``signal`` is (12, n_samples) float32 in mV, leads in canonical order; ``fs`` in Hz. ``metadata``
     holds the header's ``# Key: value`` comment lines (``Age``, ``Sex``, ``Dx``...), ``comments`` (raw
@@ -44,6 +44,8 @@ class ECGRecord:
     leads: tuple[str, ...] = CANONICAL_LEADS
     metadata: dict[str, Any] = field(default_factory=dict)
     dx_snomed: tuple[str, ...] = ()
+    # Leads the file did not carry and the reader computed (Einthoven/Goldberger), e.g. an 8-lead export.
+    derived_leads: tuple[str, ...] = ()
 
     @property
     def duration_s(self) -> float:

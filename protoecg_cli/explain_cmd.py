@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "contributing most to each positive (or requested) label with the matched window and "
                     "leads, a counterfactual that flips one label, optional Captum attributions.")
     p.add_argument("--model", required=True, help="model bundle directory")
-    p.add_argument("--record", required=True, help="WFDB record path (with or without .hea)")
+    p.add_argument("--record", required=True,
+                   help="ECG file: WFDB record (with or without .hea), GE MUSE / Philips / HL7 aECG XML, DICOM "
+                        "ECG waveform or EDF (the format is read from the content)")
     p.add_argument("--label", action="append", default=None,
                    help="explain this code (repeatable; default: every positive label). The first one "
                         "is also the counterfactual's label")
@@ -32,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="add Integrated Gradients and Grad-CAM (in --html; JSON lists their summary)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
     p.add_argument("--html", default=None, metavar="OUT", help="also write a self-contained HTML report")
+    p.add_argument("--pdf", default=None, metavar="OUT",
+                   help="also write a one-page clinical PDF: true-scale ECG (25 mm/s, 10 mm/mV), predictions, "
+                        "top prototype evidence, research-use disclaimer")
     p.set_defaults(func=run_explain)
 
     e = sub.add_parser(
@@ -55,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "in the index with their reason.")
     r.add_argument("--model", required=True, help="model bundle directory")
     src = r.add_mutually_exclusive_group(required=True)
-    src.add_argument("--records", help="directory of WFDB records, or a text file listing record paths")
+    src.add_argument("--records", help="directory of ECG files (WFDB, MUSE/Philips/aECG XML, DICOM, EDF), or a "
+                                       "text file listing their paths")
     src.add_argument("--ptbxl", help="PTB-XL-layout directory: report records of --fold")
     r.add_argument("--fold", type=int, default=10, help="with --ptbxl: the fold to report (default 10)")
     r.add_argument("--limit", type=int, default=None, help="report at most this many records")
@@ -66,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-attributions", action="store_true", help="skip Captum attributions")
     _cells_option(r)
     r.add_argument("--no-resume", action="store_true", help="redo records already finished")
+    r.add_argument("--no-pdf", action="store_true", help="skip the one-page PDF beside each HTML page")
     r.set_defaults(func=run_report)
 
 
@@ -104,16 +111,22 @@ def _explainer(bundle, ptbxl: str | None, cells: str = "lead_group"):
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from protoecg.reports import render_record_html
+    from data_access.formats import read_any
+    from protoecg.reports import render_record_html, write_clinical_pdf
 
     bundle = _load(args.model)
     ex = _explainer(bundle, args.donors, args.cf_cells)
-    expl = ex.explain(args.record, labels=args.label, counterfactual=not args.no_counterfactual,
+    rec = read_any(args.record)
+    expl = ex.explain(rec, labels=args.label, counterfactual=not args.no_counterfactual,
                       attributions=args.attributions, direction=args.direction)
     if args.html:
         out = Path(args.html)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_record_html(expl), encoding="utf-8")
+        pdf_href = (Path(args.pdf).name if Path(args.pdf).parent.resolve() == out.parent.resolve() else
+                    Path(args.pdf).resolve().as_uri()) if args.pdf else None
+        out.write_text(render_record_html(expl, pdf_href=pdf_href), encoding="utf-8")
+    if args.pdf:
+        write_clinical_pdf(expl, args.pdf, signal=rec.signal, fs=rec.fs, record_meta=rec.metadata)
     if args.json:
         print(json.dumps(expl.to_json(), indent=2))
         return 0
@@ -131,8 +144,12 @@ def run_explain(args: argparse.Namespace) -> int:
         print(f"  counterfactual {cf.label} {cf.direction}: valid={cf.valid} leads={','.join(cf.leads_changed)} "
               f"changed {cf.fraction_changed:.1%} of the signal ({cf.seconds_changed:.1f} s), "
               f"{cf.model_calls} model calls, {cf.seconds:.2f} s")
+    if rec.derived_leads:
+        print(f"  leads {', '.join(rec.derived_leads)} were derived from I and II (the file did not carry them)")
     if args.html:
         print(f"  HTML: {args.html}")
+    if args.pdf:
+        print(f"  PDF: {args.pdf}")
     return 0
 
 
@@ -194,7 +211,8 @@ def run_report(args: argparse.Namespace) -> int:
                           reference_labels=refs.get(path.name, ()))
 
     run = write_reports(records, explain, args.out, resume=not args.no_resume,
-                        progress=sys.stderr.isatty(), title=f"protoecg explanations — {Path(args.model).name}")
+                        progress=sys.stderr.isatty(), title=f"protoecg explanations — {Path(args.model).name}",
+                        pdf=not args.no_pdf)
     print(f"{len(run.written)} report(s) written, {len(run.skipped)} already done, {len(run.bad)} bad record(s); "
           f"index: {run.index_path}")
     for b in run.bad:

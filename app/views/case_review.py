@@ -11,9 +11,9 @@ from app.config import EXAMPLES_DIR
 from app.forms import case_feedback_form
 from app.records import (SOURCE_DEMO, SOURCE_PTBXL, SOURCE_UPLOAD, demo_data_dir, load_entry,
                          safe_entries)
-from app.resources import explain_cached, intervals_cached
+from app.resources import explain_cached, intervals_cached, pdf_cached
 from app.ui import fmt_ms, page_setup, require_prototypes, store_or_error
-from app.uploads import UploadedFilePart, read_uploaded_record, upload_key
+from app.uploads import UPLOAD_TYPES, UploadedFilePart, read_uploaded_record, upload_key
 from data_access.errors import ECGDataError
 from protoecg.errors import ExplainError
 from protoecg.provenance import DEMO_DISCLAIMER
@@ -39,12 +39,13 @@ with st.sidebar:
 
 record, record_key, reference, source_tag = None, None, (), "upload"
 if source == SOURCE_UPLOAD:
-    st.caption(f"Upload one WFDB record: its header (.hea) and its signal file (.dat or .mat), "
-               f"at most {cfg.max_upload_mb} MB each. Files are read as WFDB only; nothing is executed.")
-    files = st.file_uploader("WFDB files", type=["hea", "dat", "mat"], accept_multiple_files=True,
+    st.caption(f"Upload one ECG: a GE MUSE, Philips or HL7 aECG XML file, a DICOM ECG waveform (.dcm), an "
+               f"EDF file, or a WFDB record (its .hea header and its .dat/.mat signal file together); at most "
+               f"{cfg.max_upload_mb} MB each. The format is read from the content; nothing is executed.")
+    files = st.file_uploader("ECG file(s)", type=list(UPLOAD_TYPES), accept_multiple_files=True,
                              key="upload")
     if not files:
-        st.info("Choose the .hea file and its .dat/.mat file together.")
+        st.info("Choose one ECG file, or a WFDB .hea file and its .dat/.mat file together.")
         st.stop()
     parts = [UploadedFilePart(f.name, f.getvalue()) for f in files]
     try:
@@ -97,6 +98,17 @@ meta_cols = st.columns(3)
 meta_cols[0].markdown(f"**Source:** {source}")
 meta_cols[1].markdown(f"**Sampling:** {record.fs:g} Hz, {record.duration_s:.1f} s")
 meta_cols[2].markdown("**Reference labels:** " + (", ".join(reference) if reference else "not known"))
+_m = record.metadata
+if _m.get("format") and _m.get("format") != "WFDB":
+    facts = [f"**Format:** {_m['format']}"] + [f"**{k}:** {_m[m]}" for k, m in
+                                               (("Age", "age"), ("Sex", "sex"), ("Acquired", "acquisition_time"))
+                                               if _m.get(m) not in (None, "")]
+    st.markdown(" · ".join(facts))
+    if record.derived_leads:
+        st.caption(f"Leads {', '.join(record.derived_leads)} were not in the file; they were computed from "
+                   "I and II (Einthoven/Goldberger).")
+    if _m.get("statements"):
+        st.markdown("**Machine statements:** " + "; ".join(map(str, _m["statements"])))
 
 st.markdown("#### Predicted labels by branch")
 pred_df = pd.DataFrame([{"label": p.label, "probability": p.probability, "threshold": p.threshold,
@@ -129,6 +141,14 @@ except Exception as exc:  # noqa: BLE001
     log.exception("explanation failed for %s / %s", record_key, label)
     st.error(f"The explanation failed ({type(exc).__name__}: {exc}).")
     st.stop()
+
+try:
+    st.download_button("Download PDF (one page, true scale 25 mm/s, 10 mm/mV)",
+                       data=pdf_cached(ctx.model_id, record_key, label, _expl=expl, _record=record),
+                       file_name=f"{record.record_id}_{label}.pdf", mime="application/pdf", key="pdf")
+except Exception as exc:  # noqa: BLE001 - the page stays usable without its PDF
+    log.exception("PDF failed for %s", record_key)
+    st.warning(f"The PDF could not be written ({type(exc).__name__}: {exc}).")
 
 t_ev, t_cf, t_attr, t_int = st.tabs(["Prototype evidence", "Counterfactual", "Attributions",
                                      "Measured intervals"])

@@ -39,16 +39,17 @@ FAST_ATTRIBUTIONS = ("integrated_gradients", "grad_cam")
 
 
 def to_input(bundle: Bundle, signal_or_record: SignalOrRecord) -> tuple[str, np.ndarray, tuple[str, ...]]:
-    """(record id, model input (12, n_samples), reference labels) from a path, an ECGRecord or an array.
+    """(record id, model input (12, n_samples), reference labels) from a path (any format
+    :func:`data_access.formats.read_any` reads), an ECGRecord or an array.
 
     Arrays are taken as already preprocessed model input at ``bundle.fs``; records are resampled,
     high-passed and cropped with :func:`data_access.preprocess.to_model_input`.
     """
+    from data_access.formats import read_any
     from data_access.preprocess import to_model_input
-    from data_access.record import read_record
 
     if isinstance(signal_or_record, (str, Path)):
-        signal_or_record = read_record(signal_or_record)
+        signal_or_record = read_any(signal_or_record)
     if isinstance(signal_or_record, ECGRecord):
         rec = signal_or_record
         x = to_model_input(rec, fs=bundle.fs, n_samples=bundle.n_samples)

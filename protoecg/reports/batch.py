@@ -58,15 +58,18 @@ class ReportRun:
 
 
 def find_records(spec: str | Path | Sequence[str | Path]) -> list[Path]:
-    """Record paths (without suffix) from a directory (every ``.hea`` below it), a text file listing one
-    path per line (relative to the file's folder; ``#`` comments), or a sequence of paths."""
+    """Record paths from a directory (every WFDB ``.hea``, without suffix, and every MUSE/Philips/aECG
+    ``.xml``, ``.dcm`` and ``.edf`` below it), a text file listing one path per line (relative to the
+    file's folder; ``#`` comments), or a sequence of paths."""
+    from data_access.formats import find_ecg_files
+
     if isinstance(spec, (list, tuple)):
         return [Path(p).with_suffix("") if Path(p).suffix == ".hea" else Path(p) for p in spec]
     p = Path(spec)
     if p.is_dir():
-        recs = sorted(h.with_suffix("") for h in p.rglob("*.hea"))
+        recs = find_ecg_files(p)
         if not recs:
-            raise ReportInputError(f"no WFDB header (.hea) files under {p}")
+            raise ReportInputError(f"no ECG files under {p} (WFDB .hea, .xml, .dcm or .edf)")
         return recs
     if p.is_file():
         out = []
@@ -78,7 +81,7 @@ def find_records(spec: str | Path | Sequence[str | Path]) -> list[Path]:
         if not out:
             raise ReportInputError(f"the record list {p} names no records")
         return out
-    raise ReportInputError(f"{p} is neither a directory of WFDB records nor a file listing them")
+    raise ReportInputError(f"{p} is neither a directory of ECG records nor a file listing them")
 
 
 def record_key(path: Path) -> str:
@@ -118,8 +121,10 @@ def _ok_row(key: str, path: Path, html_name: str, expl: "Explanation", ms: float
 
 
 def write_reports(records: Sequence[Path], explain_fn: Callable[[Path], "Explanation"], out_dir: str | Path,
-                  *, resume: bool = True, progress: bool = True, title: str = "protoecg report") -> ReportRun:
-    """Explain every record with ``explain_fn`` and write its page; returns what was written/skipped/bad."""
+                  *, resume: bool = True, progress: bool = True, title: str = "protoecg report",
+                  pdf: bool = True) -> ReportRun:
+    """Explain every record with ``explain_fn`` and write its page (and, with ``pdf``, its one-page
+    clinical PDF, linked from the page); returns what was written/skipped/bad."""
     from tqdm import tqdm
 
     from ..explain.errors import ExplainError
@@ -139,7 +144,8 @@ def write_reports(records: Sequence[Path], explain_fn: Callable[[Path], "Explana
         t0 = time.perf_counter()
         try:
             expl = explain_fn(Path(path))
-            page = render_record_html(expl, title=f"ECG {key}")
+            pdf_name = f"{key}.pdf" if pdf else None
+            page = render_record_html(expl, title=f"ECG {key}", pdf_href=pdf_name)
         except (ECGDataError, ExplainError) as exc:
             reason = getattr(exc, "reason", str(exc))
             log.warning("skipping %s: %s", key, reason)
@@ -148,6 +154,11 @@ def write_reports(records: Sequence[Path], explain_fn: Callable[[Path], "Explana
             _write_summary(run.summary_path, rows)
             continue
         ms = (time.perf_counter() - t0) * 1000
+        if pdf_name:
+            from .pdf import clinical_pdf_bytes
+            tmp_pdf = out / (pdf_name + ".tmp")
+            tmp_pdf.write_bytes(clinical_pdf_bytes(expl))
+            os.replace(tmp_pdf, out / pdf_name)
         tmp = out / (html_name + ".tmp")
         tmp.write_text(page, encoding="utf-8")
         os.replace(tmp, out / html_name)

@@ -97,8 +97,9 @@ def _match_figures(expl: "Explanation", max_figs: int = 3) -> str:
             if out else "")
 
 
-def render_record_html(expl: "Explanation", title: str | None = None) -> str:
-    """The full HTML page for one explanation (plotly.js embedded in the first figure only)."""
+def render_record_html(expl: "Explanation", title: str | None = None, pdf_href: str | None = None) -> str:
+    """The full HTML page for one explanation (plotly.js embedded in the first figure only); ``pdf_href``
+    links the record's one-page clinical PDF."""
     title = title or f"ECG {expl.record_id}"
     banner = expl.banner
     figs_html: list[str] = []
@@ -137,6 +138,7 @@ def render_record_html(expl: "Explanation", title: str | None = None) -> str:
 <h1>{_esc(title)}</h1>
 {f'<div class="banner">{_esc(banner)}</div>' if banner else ''}
 {ref}
+{f'<p><a class="pdf" href="{_esc(pdf_href)}">One-page clinical PDF (true scale, 25 mm/s, 10 mm/mV)</a></p>' if pdf_href else ''}
 <h2>Predictions</h2>{_predictions_table(expl)}
 <h2>ECG</h2>{figs_html[0]}{figs_html[1]}
 <h2>Prototype evidence (weight × similarity)</h2>{_evidence_table(expl)}

@@ -108,7 +108,7 @@ def test_case_review_in_chromium(server, tmp_path):
             page.get_by_text("Rating saved.").wait_for()
 
             # a bad upload through the real upload endpoint: a message in the page, no traceback
-            page.get_by_text("Upload WFDB (.hea + .dat/.mat)").click()
+            page.get_by_text("Upload ECG (XML, DICOM, EDF or WFDB)").click()
             bad_hea = tmp_path / "00001_lr.hea"
             bad_hea.write_bytes(EXAMPLE.with_suffix(".hea").read_bytes())
             bad_dat = tmp_path / "00001_lr.dat"
@@ -125,3 +125,44 @@ def test_case_review_in_chromium(server, tmp_path):
     row = df.iloc[0]
     assert (row.reviewer, row.record_id, row.record_source, row.agrees) == \
         ("Dr Browser", "00001_lr", "ptbxl", "partly")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (run `make browser`)")
+def test_every_clinical_format_uploads_in_chromium(server, tmp_path):
+    """Each clinical format through the real upload endpoint: explained, with a PDF that downloads."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.data_access.clinical_factory import real_mv, write_aecg, write_edf, write_muse, write_philips
+
+    port, _, _ = server
+    fx = REPO / "tests" / "fixtures"
+    leads = real_mv(fx)
+    files = {"GE MUSE XML": write_muse(tmp_path / "muse_ecg.xml", leads),
+             "Philips Sierra XML": write_philips(tmp_path / "philips_ecg.xml", leads, compress=True),
+             "HL7 aECG": write_aecg(tmp_path / "aecg_ecg.xml", leads),
+             "EDF": write_edf(tmp_path / "holter_ecg.edf", leads),
+             "DICOM 12-lead ECG": fx / "formats" / "waveform_ecg.dcm"}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            for fmt, path in files.items():
+                page = browser.new_page(viewport={"width": 1400, "height": 1400})
+                page.set_default_timeout(120_000)
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.get_by_text("Upload ECG (XML, DICOM, EDF or WFDB)").click()
+                page.locator("input[type=file]").set_input_files(str(path))
+                page.get_by_text(f"Record {path.stem}").wait_for()
+                page.get_by_text(fmt).first.wait_for()
+                page.get_by_text("Predicted labels by branch").wait_for()
+                button = page.get_by_role("button", name="Download PDF (one page, true scale 25 mm/s, 10 mm/mV)")
+                button.wait_for()
+                if fmt.startswith("DICOM"):
+                    with page.expect_download() as dl:
+                        button.click()
+                    target = tmp_path / "downloaded.pdf"
+                    dl.value.save_as(target)
+                    assert target.read_bytes()[:5] == b"%PDF-" and target.stat().st_size > 20_000
+                assert page.get_by_text("Traceback").count() == 0
+                page.close()
+        finally:
+            browser.close()

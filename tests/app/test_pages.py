@@ -124,7 +124,7 @@ def test_phenotype_explorer_reports_a_damaged_results_file(app_env):
 # ---- case review ------------------------------------------------------------------------------
 
 def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
-    at.sidebar.radio(key="source").set_value("Upload WFDB (.hea + .dat/.mat)").run()
+    at.sidebar.radio(key="source").set_value("Upload ECG (XML, DICOM, EDF or WFDB)").run()
     at.file_uploader(key="upload").set_value([(n, b, "application/octet-stream") for n, b in files])
     return at.run()
 
@@ -311,3 +311,41 @@ def test_gallery_sorts_by_purity_and_shows_neighbours(app_env, tiny_bundle_dir):
     assert list(table["prototype_id"]) == list(expect["prototype_id"])
     assert (table["status"] == "projected").all()              # unprojected prototypes hidden by default
     assert any(m.value.startswith("**#1** · ECG") for m in at.markdown)
+
+
+@pytest.fixture(scope="module")
+def clinical_files(tmp_path_factory):
+    """One file per clinical format: MUSE/Philips(XLI)/aECG/EDF from a real PTB-XL signal, the real DICOM."""
+    from tests.data_access.clinical_factory import real_mv, write_aecg, write_edf, write_muse, write_philips
+
+    fx = APP_DIR.parent / "tests" / "fixtures"
+    d = tmp_path_factory.mktemp("uploads")
+    leads = real_mv(fx)
+    return {"GE MUSE XML": write_muse(d / "muse_ecg.xml", leads),
+            "Philips Sierra XML 1.03": write_philips(d / "philips_ecg.xml", leads, compress=True),
+            "HL7 aECG": write_aecg(d / "aecg_ecg.xml", leads),
+            "EDF": write_edf(d / "holter_ecg.edf", leads),
+            "DICOM 12-lead ECG Waveform Storage": fx / "formats" / "waveform_ecg.dcm"}
+
+
+@pytest.mark.parametrize("fmt", ["GE MUSE XML", "Philips Sierra XML 1.03", "HL7 aECG", "EDF",
+                                 "DICOM 12-lead ECG Waveform Storage"])
+def test_clinical_format_upload_is_explained_with_a_pdf(app_env, clinical_files, fmt):
+    path = clinical_files[fmt]
+    at = _upload(_page("case_review"), [(path.name, path.read_bytes())])
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == f"Record {path.stem}"
+    text = _texts(at)
+    assert "Predicted labels by branch" in text and f"**Format:** {fmt}" in text
+    if fmt == "GE MUSE XML":
+        assert any("III, aVR, aVL, aVF were not in the file" in c.value for c in at.caption)
+    pdf = at.get("download_button")
+    assert pdf and "Download PDF" in pdf[0].proto.label
+
+
+def test_misnamed_or_broken_clinical_upload_is_a_message(app_env, clinical_files):
+    muse = clinical_files["GE MUSE XML"].read_bytes()
+    at = _upload(_page("case_review"), [("scan.dcm", muse[: len(muse) // 3])])   # truncated, wrong suffix
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and "the XML is broken or truncated" in errors[0], errors

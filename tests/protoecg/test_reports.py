@@ -41,6 +41,8 @@ def test_report_run_writes_self_contained_pages_and_lists_bad_records(record_lis
         assert html.count("Plotly.newPlot") >= 3                  # ECG figures + counterfactual/attributions
         assert "generated ECGs" in html                           # demo-model banner
         assert "Integrated" in html or "integrated" in html
+        pdf = out / name.replace(".html", ".pdf")                 # the linked one-page clinical PDF
+        assert f'href="{pdf.name}"' in html and pdf.read_bytes()[:5] == b"%PDF-"
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "00000__00017_lr.html" in index and "cinc2021__E07500.html" in index
     assert "broken__00009_lr" in index and "nowhere__ghost" in index
@@ -70,7 +72,7 @@ def test_report_rejects_an_empty_record_directory(tmp_path, capsys):
     rc = main(["report", "--model", str(tiny_bundle_path()), "--records", str(tmp_path / "empty"),
                "--out", str(tmp_path / "o")])
     assert rc == 2
-    assert "no WFDB header" in capsys.readouterr().err
+    assert "no ECG files under" in capsys.readouterr().err
 
 
 def test_explain_cli_json_and_html(tmp_path, capsys, ptbxl_fixture_dir):
