@@ -8,6 +8,8 @@ import math
 import sys
 from pathlib import Path
 
+from ..training.config import PRESETS
+
 log = logging.getLogger(__name__)
 
 _MARKERS = ("README_SYNTHETIC.txt", "synth_params.json", "SYNTHETIC", "SYNTHETIC.txt", "GENERATED",
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Multi-process: torchrun --nproc_per_node N $(which protoecg) train ...")
     t.add_argument("--ptbxl", required=True, type=Path, help="PTB-XL layout directory")
     t.add_argument("--out", required=True, type=Path, help="run directory (becomes the model bundle)")
-    t.add_argument("--preset", default="demo", choices=["demo", "paper", "tiny"])
+    t.add_argument("--preset", default="demo", choices=sorted(PRESETS))
     t.add_argument("--arch", default="protoecg", choices=["protoecg", "baseline"])
     t.add_argument("--epochs", type=int, default=None, help="epochs of the joint stage (default: preset)")
     t.add_argument("--seed", type=int, default=0)

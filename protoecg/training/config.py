@@ -14,6 +14,7 @@ from typing import Any
 
 BRANCHES: tuple[str, ...] = ("rhythm", "morphology", "diffuse")
 ARCHES: tuple[str, ...] = ("protoecg", "baseline")
+BACKBONE_KINDS: tuple[str, ...] = ("rows2d", "folded1d")
 
 
 class ConfigError(ValueError):
@@ -35,6 +36,24 @@ class BackboneConfig:
     strides: tuple[int, ...] = (2, 2, 2)
     blocks_per_stage: int = 1
     kernel: int = 5
+    # Kernel of the second convolution of each residual block; 0 = ``kernel`` (the original design). 1 makes
+    # the block "temporal k, then pointwise": depth and width without widening the receptive field, which
+    # is how the beat-sized morphology backbones stay under 1 s per prototype window.
+    second_kernel: int = 0
+    # How a 2D (lead-resolved) backbone is computed (ignored by the 1D rhythm backbone):
+    # "rows2d" (original): Conv2d with (1, k) kernels over (N, 1, 12, T);
+    # "folded1d": the same per-lead math as Conv1d over the leads folded into the batch, (N*12, C, T),
+    # which oneDNN runs faster. The two kinds have different parameter shapes, so a config.json without
+    # this field (an old bundle) builds "rows2d" and loads its weights strictly.
+    kind: str = "rows2d"
+
+    def __post_init__(self) -> None:
+        if self.kind not in BACKBONE_KINDS:
+            raise ConfigError(f"unknown backbone kind {self.kind!r}; choose one of {BACKBONE_KINDS}")
+        if self.second_kernel < 0 or self.kernel < 1 or self.stem_kernel < 1:
+            raise ConfigError("backbone kernels must be >= 1 (second_kernel 0 means 'same as kernel')")
+        if len(self.channels) != len(self.strides):
+            raise ConfigError("BackboneConfig.channels and .strides must have the same length")
 
 
 @dataclass(frozen=True)
@@ -46,8 +65,11 @@ class ModelConfig:
     n_samples: int = 1000
     n_leads: int = 12
     rhythm_backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    # Stem stride 4 then three stride-2 stages: 32 input samples per latent step. Kernel 3 in the
-    # morphology blocks keeps the receptive field of a latent step at 1.75 s at 100 Hz.
+    # The defaults are the original (v1) lead-resolved design, so that a config.json written before the
+    # backbone kinds existed rebuilds exactly the network its weights belong to: stem stride 4 then three
+    # stride-2 stages (32 input samples per latent step), kernel 3 in the morphology blocks; a 2-step
+    # morphology window then spans 2.07 s at 100 Hz. The presets use the beat-sized design
+    # (:data:`BEAT_MORPH_DEMO`, :data:`BEAT_MORPH_PAPER`).
     morph_backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(
         stem_channels=8, stem_stride=4, channels=(8, 16, 32), strides=(2, 2, 2), kernel=3))
     diffuse_backbone: BackboneConfig = field(default_factory=lambda: BackboneConfig(
@@ -128,8 +150,31 @@ class RunConfig:
     test_folds: tuple[int, ...] = (10,)
 
 
+# Beat-sized morphology backbones (issue 15) computed lead-folded (issue 14): stem stride 4, two stride-2
+# blocks and one stride-1 block, each "temporal 3 then pointwise 1" (``second_kernel=1``): 16 input samples
+# per latent step and a 63-sample receptive field, so a 3-step prototype window covers 63 + 2 * 16 = 95
+# samples (0.95 s at 100 Hz): about one beat.
+BEAT_MORPH_DEMO = BackboneConfig(stem_channels=8, stem_kernel=7, stem_stride=4, channels=(16, 32, 32),
+                                 strides=(2, 2, 1), kernel=3, second_kernel=1, kind="folded1d")
+BEAT_MORPH_PAPER = BackboneConfig(stem_channels=16, stem_kernel=7, stem_stride=4, channels=(32, 64, 64),
+                                  strides=(2, 2, 1), kernel=3, second_kernel=1, kind="folded1d")
+
+
+def _demo_model() -> ModelConfig:
+    """The demo model: v1 rhythm branch, beat-sized lead-folded morphology, lead-folded v1 diffuse."""
+    v1 = ModelConfig()
+    return dataclasses.replace(v1, morph_backbone=BEAT_MORPH_DEMO, morph_window=3,
+                               diffuse_backbone=dataclasses.replace(v1.diffuse_backbone, kind="folded1d"))
+
+
 def _demo() -> RunConfig:
-    return RunConfig(preset="demo")
+    return RunConfig(preset="demo", model=_demo_model())
+
+
+def _demo_v1() -> RunConfig:
+    """The demo preset before the beat-sized backbones (2.07 s morphology windows, rows2d): kept so that
+    the real-data bench can compare the two designs on the same folds and seeds."""
+    return RunConfig(preset="demo_v1")
 
 
 def _tiny() -> RunConfig:
@@ -146,16 +191,17 @@ def _tiny() -> RunConfig:
 def _paper() -> RunConfig:
     """Reference sizes: ResNet18-class backbones (4 stages x 2 blocks), 5/18/7 prototypes per class,
     reference loss weights and optimiser (Adam 1e-4, batch 32). Meant for a GPU."""
-    r18_1d = BackboneConfig(stem_channels=64, stem_kernel=15, stem_stride=2, channels=(64, 128, 256, 512),
-                            strides=(1, 2, 2, 2), blocks_per_stage=2, kernel=7)
-    # ResNet18 uses 3-wide kernels after the stem; here they keep a morphology latent step's receptive
-    # field short enough (about 2 s at 100 Hz) for a windowed prototype to mean a local shape.
-    r18_2d = BackboneConfig(stem_channels=32, stem_kernel=7, stem_stride=4, channels=(32, 64, 128, 256),
-                            strides=(1, 2, 2, 2), blocks_per_stage=2, kernel=3)
+    # ResNet18 depth (4 stages x 2 blocks, kernel 3) at half ResNet18's width, time strided to 1/32.
+    r18_1d = BackboneConfig(stem_channels=32, stem_kernel=7, stem_stride=2, channels=(32, 64, 128, 256),
+                            strides=(2, 2, 2, 2), blocks_per_stage=2, kernel=3)
+    # Lead-resolved 2D branches computed lead-folded; morphology beat-sized (0.95 s windows of 3 steps),
+    # diffuse strided to 1/32 (its prototypes span the whole record, so its receptive field is free).
+    diffuse = BackboneConfig(stem_channels=16, stem_kernel=7, stem_stride=4, channels=(16, 32, 64),
+                             strides=(2, 2, 2), kernel=3, kind="folded1d")
     return RunConfig(
         preset="paper",
-        model=ModelConfig(rhythm_backbone=r18_1d, morph_backbone=r18_2d, diffuse_backbone=r18_2d,
-                          latent_dim=512, latent_channels=32, protos_per_class=(5, 18, 7), morph_window=3,
+        model=ModelConfig(rhythm_backbone=r18_1d, morph_backbone=BEAT_MORPH_PAPER, diffuse_backbone=diffuse,
+                          latent_dim=256, latent_channels=16, protos_per_class=(5, 18, 7), morph_window=3,
                           diffuse_steps=4),
         loss=LossConfig(cluster=0.004, separation=0.0004, diversity=250.0, contrastive=300.0, l1=1e-4),
         train=TrainConfig(batch_size=32, lr=1e-4, weight_decay=1.7e-4, joint_epochs=100, last_layer_epochs=30,
@@ -163,7 +209,7 @@ def _paper() -> RunConfig:
     )
 
 
-PRESETS = {"demo": _demo, "paper": _paper, "tiny": _tiny}
+PRESETS = {"demo": _demo, "demo_v1": _demo_v1, "paper": _paper, "tiny": _tiny}
 
 
 def preset(name: str, **overrides: Any) -> RunConfig:
