@@ -8,7 +8,7 @@ below 1e-5, checked by ``tests/protoecg/test_fast_inference.py`` and ``bench/ben
   ``b' = beta - m * g / sqrt(v + eps)``; one pass over each activation instead of two;
 * **chunking**: eval-mode outputs of one ECG do not depend on the others in its batch, so a batch of 64
   is run as chunks of ``chunk`` ECGs whose activations stay in the CPU caches (a 64-ECG batch of
-  lead-folded activations is tens of MB; measured 2x on the lead-resolved backbones at batch 64).
+  lead-folded activations is tens of MB; measured up to 2x on the lead-folded backbones at batch 64).
 
 The original model is left untouched (training, projection and explanations keep using it); the fast copy
 is for inference only and has no gradients.
@@ -23,7 +23,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .backbones import ResBlock, TimeResNet
 
-DEFAULT_CHUNK = 8
+DEFAULT_CHUNK = 16
 
 
 def _fold_pair(conv: nn.Module, bn: nn.Module) -> nn.Module:
@@ -67,10 +67,15 @@ class FastInference(nn.Module):
         self.cfg = getattr(model, "cfg", None)
 
     @torch.inference_mode()
-    def forward(self, x: torch.Tensor, with_leads: bool = False) -> dict:
+    def forward(self, x: torch.Tensor, with_leads: bool = False, keys: tuple[str, ...] | None = None) -> dict:
+        """``keys``: keep only these output keys (the latents and similarity maps of a large batch are
+        big, and concatenating chunks of outputs nobody reads costs time)."""
+        def run(xc: torch.Tensor) -> dict:
+            out = self.net(xc, with_leads=with_leads)
+            return out if keys is None else {k: out[k] for k in keys if k in out}
         if len(x) <= self.chunk:
-            return self.net(x, with_leads=with_leads)
-        return _cat([self.net(x[i:i + self.chunk], with_leads=with_leads) for i in range(0, len(x), self.chunk)])
+            return run(x)
+        return _cat([run(x[i:i + self.chunk]) for i in range(0, len(x), self.chunk)])
 
 
 def fast_model(model: nn.Module, chunk: int = DEFAULT_CHUNK) -> FastInference:
