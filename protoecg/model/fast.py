@@ -73,9 +73,12 @@ class FastInference(nn.Module):
         def run(xc: torch.Tensor) -> dict:
             out = self.net(xc, with_leads=with_leads)
             return out if keys is None else {k: out[k] for k in keys if k in out}
-        if len(x) <= self.chunk:
+        # chunk per thread: with more threads each convolution is split further, so keep the work per
+        # thread (not per call) at ``chunk`` ECGs
+        chunk = self.chunk * max(1, torch.get_num_threads())
+        if len(x) <= chunk:
             return run(x)
-        return _cat([run(x[i:i + self.chunk]) for i in range(0, len(x), self.chunk)])
+        return _cat([run(x[i:i + chunk]) for i in range(0, len(x), chunk)])
 
 
 def fast_model(model: nn.Module, chunk: int = DEFAULT_CHUNK) -> FastInference:
