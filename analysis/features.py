@@ -9,6 +9,8 @@ that
   in parallel into the same directory);
 * it is **resumable**: part files are written atomically (temporary name, then rename), and a rerun
   skips the studies already written or already listed as bad;
+* records stream through a torch ``DataLoader`` (decode workers read WFDB while the model runs the
+  fast serving path of :mod:`protoecg.model.fast`); ECG/s are logged and kept in ``_run_stats*.json``;
 * bad records are listed with their reason in ``_bad_records.csv`` (``_bad_records.shard-i-of-n.csv``
   when sharded) inside the directory. The leading underscore makes Parquet readers skip the sidecars, so
   ``pandas.read_parquet("features.parquet")`` reads the whole table.
@@ -24,6 +26,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from data_access.errors import ECGDataError, MetadataError
-from data_access.mimic_ecg import load_mimic_ecg, read_record_list, to_model_input
+from data_access.mimic_ecg import read_record_list
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def _done_studies(out: Path, shard: tuple[int, int]) -> tuple[set[int], int]:
 
 def _predict_frame(bundle: Any, study_ids: list[int], x: np.ndarray, batch_size: int) -> pd.DataFrame:
     sims_cols, prob_cols, logit_cols = feature_columns(bundle)
-    pred = bundle.predict(x, batch_size=batch_size, with_leads=False)
+    pred = bundle.predict(x, batch_size=batch_size, with_leads=False, fast=True)
     cols: dict[str, np.ndarray] = {"study_id": np.asarray(study_ids, dtype=np.int64)}
     for name, branch, j in sims_cols:
         cols[name] = pred.sims[branch][:, j].astype(np.float32)
@@ -98,9 +101,17 @@ def _write_manifest(out: Path, bundle: Any, mimic_ecg_dir: Path) -> None:
 
 def extract_features(bundle: Any, mimic_ecg_dir: str | Path, out_path: str | Path,
                      shard: tuple[int, int] = (0, 1), batch_size: int = 64, progress: bool = True,
-                     chunk_records: int = CHUNK_RECORDS, study_ids: list[int] | None = None) -> Path:
-    """Run ``bundle`` over the MIMIC-IV-ECG records of one shard; returns the dataset directory."""
+                     chunk_records: int = CHUNK_RECORDS, study_ids: list[int] | None = None,
+                     workers: int | None = None) -> Path:
+    """Run ``bundle`` over the MIMIC-IV-ECG records of one shard; returns the dataset directory.
+
+    Records stream through a ``DataLoader`` (``workers`` decode processes, default
+    :func:`analysis.ecg_stream.default_workers`; 0 decodes in this process) into the model's fast serving
+    path; throughput is logged and written to ``_run_stats<shard>.json``.
+    """
     from tqdm.auto import tqdm
+
+    from .ecg_stream import MimicRecords, chunk_batches, default_workers, record_loader
 
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
@@ -120,30 +131,65 @@ def extract_features(bundle: Any, mimic_ecg_dir: str | Path, out_path: str | Pat
     _write_manifest(out, bundle, root)
     bad_path = bad_records_path(out, shard)
     prefix = f"part{_shard_name(shard) or '.shard-0-of-1'}-"
+    workers = default_workers() if workers is None else workers
+    dataset = MimicRecords(root, todo["study_id"].tolist(), todo["path"].tolist(), bundle.fs, bundle.n_samples)
+    batches = chunk_batches(len(dataset), chunk_records, batch_size)
     bar = tqdm(total=len(todo), desc=f"features shard {i}/{n}", unit="ecg", disable=not progress)
-    for start in range(0, len(todo), chunk_records):
-        chunk = todo.iloc[start:start + chunk_records]
-        ids, sigs, bad = [], [], []
-        for sid, rel in zip(chunk["study_id"], chunk["path"]):
-            try:
-                rec = load_mimic_ecg(root, path=rel)
-                sigs.append(to_model_input(rec, target_fs=bundle.fs, n_samples=bundle.n_samples))
-                ids.append(int(sid))
-            except ECGDataError as exc:
-                bad.append({"study_id": int(sid), "path": rel, "reason": exc.reason})
-                log.warning("study %s skipped: %s", sid, exc.reason)
-        if ids:
-            frame = _predict_frame(bundle, ids, np.stack(sigs), batch_size)
+    t_start, model_s, n_good = time.perf_counter(), 0.0, 0
+    frames: list[pd.DataFrame] = []
+    bad: list[dict] = []
+
+    def flush() -> None:
+        nonlocal next_part
+        if frames:
             final = out / f"{prefix}{next_part:05d}.parquet"
             tmp = out / f"_tmp-{final.name}"
-            frame.to_parquet(tmp, index=False)
+            pd.concat(frames, ignore_index=True).to_parquet(tmp, index=False)
             os.replace(tmp, final)
             next_part += 1
         if bad:   # after the part file: a crash between the two only repeats the bad records' check
             pd.DataFrame(bad).to_csv(bad_path, mode="a", header=not bad_path.exists(), index=False)
-        bar.update(len(chunk))
+        frames.clear()
+        bad.clear()
+
+    current = 0
+    for (chunk, _), items in zip(batches, record_loader(dataset, batches, workers)):
+        if chunk != current:
+            flush()
+            current = chunk
+        good = [it for it in items if it.signal is not None]
+        for it in items:
+            if it.signal is None:
+                bad.append({"study_id": it.study_id, "path": it.path, "reason": it.reason})
+                log.warning("study %s skipped: %s", it.study_id, it.reason)
+        if good:
+            t0 = time.perf_counter()
+            frames.append(_predict_frame(bundle, [it.study_id for it in good],
+                                         np.stack([it.signal for it in good]), batch_size))
+            model_s += time.perf_counter() - t0
+            n_good += len(good)
+        bar.update(len(items))
+    flush()
     bar.close()
+    _write_stats(out, shard, len(todo), n_good, time.perf_counter() - t_start, model_s, workers)
     return out
+
+
+def _write_stats(out: Path, shard: tuple[int, int], n_todo: int, n_good: int, wall_s: float, model_s: float,
+                 workers: int) -> None:
+    stats = {"records": n_todo, "ecgs_inferred": n_good, "bad_records": n_todo - n_good,
+             "wall_s": round(wall_s, 3), "model_s": round(model_s, 3), "decode_workers": workers,
+             "ecg_per_s": round(n_good / wall_s, 1) if wall_s > 0 else None,
+             "model_ecg_per_s": round(n_good / model_s, 1) if model_s > 0 else None}
+    log.info("shard %d/%d: %d ECGs in %.1f s: %s ECG/s end to end (model alone %s ECG/s, %d decode workers)",
+             shard[0], shard[1], n_good, wall_s, stats["ecg_per_s"], stats["model_ecg_per_s"], workers)
+    (out / f"_run_stats{_shard_name(shard)}.json").write_text(json.dumps(stats, indent=2))
+
+
+def read_run_stats(path: str | Path, shard: tuple[int, int] = (0, 1)) -> dict:
+    """Throughput of the last :func:`extract_features` run of ``shard`` (empty if none was recorded)."""
+    f = Path(path) / f"_run_stats{_shard_name(shard)}.json"
+    return json.loads(f.read_text()) if f.exists() else {}
 
 
 def read_features(path: str | Path) -> pd.DataFrame:

@@ -61,6 +61,7 @@ from .decision import is_positive, sigmoid
 from .errors import BundleError
 from .provenance import git_commit
 from .model import build_model
+from .model.fast import fast_model
 from .model.inference import run_model
 from .projection import read_prototype_table
 from .config import RunConfig, config_to_dict, load_config
@@ -146,10 +147,18 @@ class Bundle:
                                  fs=self.fs)
 
     def predict(self, signals: np.ndarray, batch_size: int = 128, with_leads: bool = True,
-                progress: bool = False) -> Prediction:
+                progress: bool = False, fast: bool = False) -> Prediction:
+        """Predictions for (N, 12, T) or (12, T) signals. ``fast``: the serving path (batch norm folded,
+        chunked; outputs equal within 1e-5) and only probabilities, logits and similarities (no maps,
+        best windows or lead shares) — what batch cohort inference needs."""
         x = self._check(signals)
         keys = ("logits", "combined_logits", "sims", "maps", "best", "lead_contrib")
-        out = run_model(self.model, x, batch_size=batch_size, with_leads=with_leads, keys=keys,
+        model = self.model
+        if fast:
+            keys = ("logits", "combined_logits", "sims")
+            with_leads = False
+            model = self.serving_model()
+        out = run_model(model, x, batch_size=batch_size, with_leads=with_leads, keys=keys,
                         progress=progress)
         logits = out["logits"]
         probs = sigmoid(logits)
@@ -158,6 +167,13 @@ class Bundle:
                           combined_logits=out.get("combined_logits"), sims=out.get("sims", {}),
                           maps=out.get("maps", {}), best_window=out.get("best", {}),
                           lead_contrib=out.get("lead_contrib", {}))
+
+    def serving_model(self) -> nn.Module:
+        """The fast inference copy of the model (built once, on first use)."""
+        fast = self.__dict__.get("_serving")
+        if fast is None:
+            fast = self.__dict__["_serving"] = fast_model(self.model)
+        return fast
 
     def _row(self, pid: str) -> pd.Series:
         rows = self.prototypes[self.prototypes["prototype_id"] == pid]

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard", type=_shard, default=(0, 1), help="this job's shard i/n, 0-based (default 0/1)")
     p.add_argument("--batch-size", type=int, default=64, help="model batch size (default 64)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="WFDB decode worker processes (default: one per spare CPU core, at most 4; 0 = none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -37,14 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from analysis.features import extract_features, read_bad_records
+    from analysis.features import extract_features, read_bad_records, read_run_stats
     from protoecg.bundle import load_bundle
 
     torch.set_num_threads(max(1, args.threads))
     bundle = load_bundle(args.model)
     out = extract_features(bundle, args.mimic_ecg, args.out, shard=args.shard, batch_size=args.batch_size,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, workers=args.workers)
     bad = read_bad_records(out)
+    stats = read_run_stats(out, args.shard)
     note = f" ({DEMO_DISCLAIMER})" if bundle.is_demo else ""
     print(f"features written to {out}{note}; {len(bad)} bad record(s) listed in {out}/_bad_records*.csv")
+    if stats.get("ecgs_inferred"):
+        print(f"{stats['ecgs_inferred']} ECGs in {stats['wall_s']:.1f} s: {stats['ecg_per_s']} ECG/s end to end "
+              f"(model alone {stats['model_ecg_per_s']} ECG/s, {stats['decode_workers']} decode workers)")
     return 0

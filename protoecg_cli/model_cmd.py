@@ -10,6 +10,7 @@ from pathlib import Path
 
 from protoecg.provenance import DEMO_DISCLAIMER
 from protoecg_cli.errors import CommandError
+from protoecg.training.config import PRESETS
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "Multi-process: torchrun --nproc_per_node N $(which protoecg) train ...")
     t.add_argument("--ptbxl", required=True, type=Path, help="PTB-XL layout directory")
     t.add_argument("--out", required=True, type=Path, help="run directory (becomes the model bundle)")
-    t.add_argument("--preset", default="demo", choices=["demo", "demo_reference", "paper", "tiny"],
-                   help="demo: 2 CPU cores, small-data recipe; demo_reference: demo sizes with the reference "
-                        "recipe; paper: reference sizes (GPU); tiny: tests")
+    t.add_argument("--preset", default="demo", choices=sorted(PRESETS),
+                   help="demo: 2 CPU cores, small-data recipe; demo_reference: the demo model with the "
+                        "reference recipe; demo_v1: the recipe on the pre-beat-sized model; paper: reference "
+                        "sizes (GPU); tiny: tests")
     t.add_argument("--arch", default="protoecg", choices=["protoecg", "baseline"])
     t.add_argument("--epochs", type=int, default=None, help="epochs of the joint stage (default: preset)")
     t.add_argument("--seed", type=int, default=0)

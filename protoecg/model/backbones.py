@@ -1,8 +1,10 @@
 """Small ResNet backbones over time, in 1D (leads as channels) and 2D (leads kept as rows).
 
-The 2D variant convolves with kernels ``(1, k)`` only, so lead ``l`` of the latent depends on lead ``l`` of
-the input alone: a prototype match can therefore be attributed exactly to leads (the per-lead terms of the
-cosine). Every layer on the main path records its ``(kernel, stride, padding)`` along time so that
+The 2D variant convolves over time only, so lead ``l`` of the latent depends on lead ``l`` of the input
+alone: a prototype match can therefore be attributed exactly to leads (the per-lead terms of the cosine).
+It is computed in one of two kinds (``BackboneConfig.kind``) with the same math: ``rows2d`` (Conv2d with
+``(1, k)`` kernels over (N, 1, 12, T), the original) or ``folded1d`` (Conv1d over the 12 leads folded into
+the batch, (N*12, C, T), faster in oneDNN); both take (N, 1, 12, T) and return (N, C, 12, T'). Every layer on the main path records its ``(kernel, stride, padding)`` along time so that
 :func:`receptive_field` gives the exact input interval of a latent index (the residual shortcuts are 1x1
 strided convolutions whose support lies inside the main path's, so the main path bounds the receptive field).
 """
@@ -51,6 +53,7 @@ def output_length(layers: list[TimeLayer], n: int) -> int:
 
 
 def _conv(dim: int, cin: int, cout: int, k: int, s: int) -> nn.Module:
+    """``dim`` 1: Conv1d; 2: Conv2d with a (1, k) kernel (lead rows never mix)."""
     if dim == 1:
         return nn.Conv1d(cin, cout, k, stride=s, padding=k // 2, bias=False)
     return nn.Conv2d(cin, cout, (1, k), stride=(1, s), padding=(0, k // 2), bias=False)
@@ -61,17 +64,19 @@ def _bn(dim: int, c: int) -> nn.Module:
 
 
 class ResBlock(nn.Module):
-    """Two ``k``-wide convolutions with batch norm, the first strided, plus a (projected) shortcut."""
+    """A ``k``-wide strided convolution then a ``k2``-wide one (``k2 = k`` by default), batch norm after
+    each, plus a (projected) shortcut."""
 
-    def __init__(self, dim: int, cin: int, cout: int, k: int, stride: int) -> None:
+    def __init__(self, dim: int, cin: int, cout: int, k: int, stride: int, k2: int | None = None) -> None:
         super().__init__()
+        k2 = k if k2 is None else k2
         self.conv1, self.bn1 = _conv(dim, cin, cout, k, stride), _bn(dim, cout)
-        self.conv2, self.bn2 = _conv(dim, cout, cout, k, 1), _bn(dim, cout)
+        self.conv2, self.bn2 = _conv(dim, cout, cout, k2, 1), _bn(dim, cout)
         self.act = nn.ReLU(inplace=True)
         self.short: nn.Module = nn.Identity()
         if stride != 1 or cin != cout:
             self.short = nn.Sequential(_conv(dim, cin, cout, 1, stride), _bn(dim, cout))
-        self.time_layers: list[TimeLayer] = [(k, stride, k // 2), (k, 1, k // 2)]
+        self.time_layers: list[TimeLayer] = [(k, stride, k // 2), (k2, 1, k2 // 2)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act(self.bn1(self.conv1(x)))
@@ -81,21 +86,26 @@ class ResBlock(nn.Module):
 
 class TimeResNet(nn.Module):
     """Stem + residual stages. ``dim=1``: input (N, 12, T) → (N, C, T').
-    ``dim=2``: input (N, 1, 12, T) → (N, C, 12, T')."""
+    ``dim=2``: input (N, 1, 12, T) → (N, C, 12, T') (per lead; ``cfg.kind`` says how it is computed)."""
 
     def __init__(self, cfg: BackboneConfig, in_channels: int, dim: int) -> None:
         super().__init__()
         if len(cfg.channels) != len(cfg.strides):
             raise ValueError("BackboneConfig.channels and .strides must have the same length")
         self.dim = dim
-        self.stem = nn.Sequential(_conv(dim, in_channels, cfg.stem_channels, cfg.stem_kernel, cfg.stem_stride),
-                                  _bn(dim, cfg.stem_channels), nn.ReLU(inplace=True))
+        # folded1d: the lead-resolved backbone as 1D convolutions over leads folded into the batch.
+        self.folded = dim == 2 and cfg.kind == "folded1d"
+        conv_dim = 1 if self.folded else dim
+        self.stem = nn.Sequential(_conv(conv_dim, in_channels, cfg.stem_channels, cfg.stem_kernel,
+                                        cfg.stem_stride),
+                                  _bn(conv_dim, cfg.stem_channels), nn.ReLU(inplace=True))
         layers: list[TimeLayer] = [(cfg.stem_kernel, cfg.stem_stride, cfg.stem_kernel // 2)]
         blocks: list[nn.Module] = []
         cin = cfg.stem_channels
         for cout, stride in zip(cfg.channels, cfg.strides):
             for b in range(cfg.blocks_per_stage):
-                blk = ResBlock(dim, cin, cout, cfg.kernel, stride if b == 0 else 1)
+                blk = ResBlock(conv_dim, cin, cout, cfg.kernel, stride if b == 0 else 1,
+                               cfg.second_kernel or cfg.kernel)
                 blocks.append(blk)
                 layers.extend(blk.time_layers)
                 cin = cout
@@ -104,7 +114,11 @@ class TimeResNet(nn.Module):
         self.time_layers = layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x))
+        if not self.folded:
+            return self.blocks(self.stem(x))
+        n, c, leads, t = x.shape                                  # (N, 1, L, T) → (N*L, 1, T)
+        y = self.blocks(self.stem(x.permute(0, 2, 1, 3).reshape(n * leads, c, t)))
+        return y.view(n, leads, y.shape[1], y.shape[2]).permute(0, 2, 1, 3)   # → (N, C, L, T')
 
     def receptive_field(self) -> ReceptiveField:
         return receptive_field(self.time_layers)

@@ -16,6 +16,7 @@ from ..errors import ConfigError
 __all__ = ["ARCHES", "BRANCHES", "BackboneConfig", "ModelConfig"]
 
 ARCHES: tuple[str, ...] = ("protoecg", "baseline")
+BACKBONE_KINDS: tuple[str, ...] = ("rows2d", "folded1d")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,24 @@ class BackboneConfig:
     strides: tuple[int, ...] = (2, 2, 2)
     blocks_per_stage: int = 1
     kernel: int = 5
+    # Kernel of the second convolution of each residual block; 0 = ``kernel`` (the original design). 1 makes
+    # the block "temporal k, then pointwise": depth and width without widening the receptive field, which
+    # is how the beat-sized morphology backbones stay under 1 s per prototype window.
+    second_kernel: int = 0
+    # How a 2D (lead-resolved) backbone is computed (ignored by the 1D rhythm backbone):
+    # "rows2d" (original): Conv2d with (1, k) kernels over (N, 1, 12, T);
+    # "folded1d": the same per-lead math as Conv1d over the leads folded into the batch, (N*12, C, T),
+    # which oneDNN runs faster. The two kinds have different parameter shapes, so a config.json without
+    # this field (an old bundle) builds "rows2d" and loads its weights strictly.
+    kind: str = "rows2d"
+
+    def __post_init__(self) -> None:
+        if self.kind not in BACKBONE_KINDS:
+            raise ConfigError(f"unknown backbone kind {self.kind!r}; choose one of {BACKBONE_KINDS}")
+        if self.second_kernel < 0 or self.kernel < 1 or self.stem_kernel < 1:
+            raise ConfigError("backbone kernels must be >= 1 (second_kernel 0 means 'same as kernel')")
+        if len(self.channels) != len(self.strides):
+            raise ConfigError("BackboneConfig.channels and .strides must have the same length")
 
 
 @dataclass(frozen=True)

@@ -12,25 +12,79 @@ from typing import Any
 from ..config import (LossConfig, RunConfig, TrainConfig, config_from_dict, config_to_dict,  # noqa: F401
                       load_config, save_config)
 from ..errors import ConfigError
-from ..model.config import ARCHES, BRANCHES, BackboneConfig, ModelConfig  # noqa: F401
+from ..model.config import ARCHES, BACKBONE_KINDS, BRANCHES, BackboneConfig, ModelConfig  # noqa: F401
 
-__all__ = ["ARCHES", "BRANCHES", "PRESETS", "BackboneConfig", "ConfigError", "LossConfig", "ModelConfig",
+__all__ = ["ARCHES", "BRANCHES", "PRESETS", "BACKBONE_KINDS", "BackboneConfig", "ConfigError", "LossConfig", "ModelConfig",
            "RunConfig", "TrainConfig", "config_from_dict", "config_to_dict", "load_config", "preset",
            "save_config"]
 
 
+# The small-data recipe (protoecg.training.warmup; defaults = the reference recipe, so older run
+    # configurations keep their meaning). Presets switch them on.
+    warmup_epochs: int = 0           # backbones + add-ons with plain heads before prototypes exist
+    proto_init: str = "random"       # "random" (uniform, reference) or "data" (latents of class ECGs)
+    joint_calibration: bool = False  # per-class affine calibration of the joint-stage BCE (training only)
+    augment: bool = False            # circular shift, amplitude/lead gain, noise (warm-up and joint)
+    min_epochs: int = 0              # no early stop before this many epochs (warm-up and joint)
+    smooth: int = 1                  # early stopping on the mean of the last `smooth` validation scores
+    aux_head: float = 0.0            # weight of the warm-up head's BCE kept on in the joint stage
+    init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
+
+    def __post_init__(self) -> None:
+        if self.proto_init not in ("random", "data"):
+            raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
+        if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0:
+            raise ConfigError("smooth must be >= 1; min_epochs and warmup_epochs >= 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The full resolved configuration of one training run."""
+
+    preset: str = "demo"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    train_folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    val_folds: tuple[int, ...] = (9,)
+    test_folds: tuple[int, ...] = (10,)
+
+
 # The small-data recipe, measured on the real PTB-XL 300 (README "Learning real ECGs").
-_RECIPE = dict(warmup_epochs=15, aux_head=1.0, proto_init="data", joint_calibration=True, augment=True,
-               min_epochs=6, smooth=3, patience=4)
+_RECIPE = dict(warmup_epochs=15, aux_head=1.0, proto_init="data", joint_calibration=True, augment=True, min_epochs=6,
+               smooth=3, patience=4)
+
+
+# Beat-sized morphology backbones (issue 15) computed lead-folded (issue 14): stem stride 4, two stride-2
+# blocks and one stride-1 block, each "temporal 3 then pointwise 1" (``second_kernel=1``): 16 input samples
+# per latent step and a 63-sample receptive field, so a 3-step prototype window covers 63 + 2 * 16 = 95
+# samples (0.95 s at 100 Hz): about one beat.
+BEAT_MORPH_DEMO = BackboneConfig(stem_channels=8, stem_kernel=7, stem_stride=4, channels=(16, 32, 32),
+                                 strides=(2, 2, 1), kernel=3, second_kernel=1, kind="folded1d")
+BEAT_MORPH_PAPER = BackboneConfig(stem_channels=16, stem_kernel=7, stem_stride=4, channels=(32, 64, 64),
+                                  strides=(2, 2, 1), kernel=3, second_kernel=1, kind="folded1d")
+
+
+def _demo_model() -> ModelConfig:
+    """The demo model: v1 rhythm branch, beat-sized lead-folded morphology, lead-folded v1 diffuse."""
+    v1 = ModelConfig()
+    return dataclasses.replace(v1, morph_backbone=BEAT_MORPH_DEMO, morph_window=3,
+                               diffuse_backbone=dataclasses.replace(v1.diffuse_backbone, kind="folded1d"))
 
 
 def _demo() -> RunConfig:
-    return RunConfig(preset="demo", train=TrainConfig(**_RECIPE))
+    return RunConfig(preset="demo", model=_demo_model(), train=TrainConfig(**_RECIPE))
 
 
 def _demo_reference() -> RunConfig:
-    """The demo sizes with the reference training recipe (random prototypes, no warm-up): for comparison."""
-    return RunConfig(preset="demo_reference")
+    """The demo model with the reference training recipe (random prototypes, no warm-up): for comparison."""
+    return RunConfig(preset="demo_reference", model=_demo_model())
+
+
+def _demo_v1() -> RunConfig:
+    """The demo recipe on the model before the beat-sized backbones (2.07 s morphology windows, rows2d):
+    kept so that the real-data bench can compare the two designs on the same folds and seeds."""
+    return RunConfig(preset="demo_v1", train=TrainConfig(**_RECIPE))
 
 
 def _tiny() -> RunConfig:
@@ -47,16 +101,17 @@ def _tiny() -> RunConfig:
 def _paper() -> RunConfig:
     """Reference sizes: ResNet18-class backbones (4 stages x 2 blocks), 5/18/7 prototypes per class,
     reference loss weights and optimiser (Adam 1e-4, batch 32). Meant for a GPU."""
-    r18_1d = BackboneConfig(stem_channels=64, stem_kernel=15, stem_stride=2, channels=(64, 128, 256, 512),
-                            strides=(1, 2, 2, 2), blocks_per_stage=2, kernel=7)
-    # ResNet18 uses 3-wide kernels after the stem; here they keep a morphology latent step's receptive
-    # field short enough (about 2 s at 100 Hz) for a windowed prototype to mean a local shape.
-    r18_2d = BackboneConfig(stem_channels=32, stem_kernel=7, stem_stride=4, channels=(32, 64, 128, 256),
-                            strides=(1, 2, 2, 2), blocks_per_stage=2, kernel=3)
+    # ResNet18 depth (4 stages x 2 blocks, kernel 3) at half ResNet18's width, time strided to 1/32.
+    r18_1d = BackboneConfig(stem_channels=32, stem_kernel=7, stem_stride=2, channels=(32, 64, 128, 256),
+                            strides=(2, 2, 2, 2), blocks_per_stage=2, kernel=3)
+    # Lead-resolved 2D branches computed lead-folded; morphology beat-sized (0.95 s windows of 3 steps),
+    # diffuse strided to 1/32 (its prototypes span the whole record, so its receptive field is free).
+    diffuse = BackboneConfig(stem_channels=16, stem_kernel=7, stem_stride=4, channels=(16, 32, 64),
+                             strides=(2, 2, 2), kernel=3, kind="folded1d")
     return RunConfig(
         preset="paper",
-        model=ModelConfig(rhythm_backbone=r18_1d, morph_backbone=r18_2d, diffuse_backbone=r18_2d,
-                          latent_dim=512, latent_channels=32, protos_per_class=(5, 18, 7), morph_window=3,
+        model=ModelConfig(rhythm_backbone=r18_1d, morph_backbone=BEAT_MORPH_PAPER, diffuse_backbone=diffuse,
+                          latent_dim=256, latent_channels=16, protos_per_class=(5, 18, 7), morph_window=3,
                           diffuse_steps=4),
         loss=LossConfig(cluster=0.004, separation=0.0004, diversity=250.0, contrastive=300.0, l1=1e-4),
         train=TrainConfig(**{**_RECIPE, "warmup_epochs": 20, "min_epochs": 10, "patience": 10},
@@ -65,7 +120,7 @@ def _paper() -> RunConfig:
     )
 
 
-PRESETS = {"demo": _demo, "demo_reference": _demo_reference, "paper": _paper, "tiny": _tiny}
+PRESETS = {"demo": _demo, "demo_reference": _demo_reference, "demo_v1": _demo_v1, "paper": _paper, "tiny": _tiny}
 
 
 def preset(name: str, **overrides: Any) -> RunConfig:

@@ -3,7 +3,7 @@ import csv
 import shutil
 
 from data_access.record import read_record
-from protoecg.cli import main
+from protoecg_cli import main
 
 from .clinical_factory import real_mv, write_aecg, write_muse
 

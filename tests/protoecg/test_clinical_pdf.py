@@ -82,7 +82,7 @@ def test_pdf_says_what_a_reader_needs(explained):
 
 
 def test_explain_cli_reads_a_muse_file_and_writes_a_linked_pdf(tmp_path, fixtures_dir, capsys):
-    from protoecg.cli import main
+    from protoecg_cli import main
     from tests.data_access.clinical_factory import real_mv, write_muse
 
     muse = write_muse(tmp_path / "muse_ecg.xml", real_mv(fixtures_dir))

@@ -96,26 +96,110 @@ def test_receptive_field_arithmetic():
     assert rf.span(3, 4, 100) == (7, 21)
 
 
-@pytest.mark.parametrize("dim", [1, 2])
-def test_receptive_field_matches_gradient_support(dim):
-    """With ReLUs removed and batch norm as identity, the input samples that influence latent index t are
-    exactly the computed span."""
-    cfg = BackboneConfig(stem_channels=3, stem_kernel=5, stem_stride=2, channels=(4, 4), strides=(2, 3),
-                         blocks_per_stage=1, kernel=3)
-    net = TimeResNet(cfg, 12 if dim == 1 else 1, dim=dim).double().eval()
+def _linearised(net: TimeResNet) -> TimeResNet:
+    """ReLUs removed (batch norm in eval mode is affine): the gradient support is then exactly the
+    receptive field."""
+    net = net.double().eval()
     for mod in net.modules():
         if hasattr(mod, "act"):
             mod.act = nn.Identity()
     net.stem[2] = nn.Identity()
+    return net
+
+
+def _support(net: TimeResNet, dim: int, first: int, last: int, n: int) -> tuple[int, int]:
+    x = torch.randn(1, 12, n, dtype=torch.float64, requires_grad=True)
+    out = net(x if dim == 1 else x.unsqueeze(1))
+    out[..., first:last + 1].sum().backward()
+    support = np.flatnonzero(x.grad.abs().sum(dim=(0, 1)).numpy() > 0)
+    return int(support.min()), int(support.max())
+
+
+@pytest.mark.parametrize("dim,kind,second_kernel", [(1, "rows2d", 0), (2, "rows2d", 0), (2, "folded1d", 0),
+                                                    (2, "folded1d", 1), (2, "rows2d", 1)])
+def test_receptive_field_matches_gradient_support(dim, kind, second_kernel):
+    """The input samples that influence latent index t are exactly the computed span, for both kinds of
+    2D backbone and for the pointwise second convolution."""
+    cfg = BackboneConfig(stem_channels=3, stem_kernel=5, stem_stride=2, channels=(4, 4), strides=(2, 3),
+                         blocks_per_stage=1, kernel=3, second_kernel=second_kernel, kind=kind)
+    net = _linearised(TimeResNet(cfg, 12 if dim == 1 else 1, dim=dim))
     n = 200
     rf = net.receptive_field()
     for t in (5, 9):
-        x = torch.randn(1, 12, n, dtype=torch.float64, requires_grad=True)
-        inp = x if dim == 1 else x.unsqueeze(1)
-        out = net(inp)
-        out[..., t].sum().backward()
-        support = np.flatnonzero(x.grad.abs().sum(dim=(0, 1)).numpy() > 0)
-        assert (support.min(), support.max()) == rf.span(t, t, n)
+        assert _support(net, dim, t, t, n) == rf.span(t, t, n)
+
+
+@pytest.mark.parametrize("name", ["demo", "paper"])
+def test_morphology_windows_at_most_one_second(name):
+    """Issue 15: every morphology prototype window of the demo and paper presets covers <= 1.0 s, by the
+    receptive-field arithmetic, and that arithmetic agrees with the gradient support of the preset's own
+    backbone over a whole window."""
+    cfg = preset(name).model
+    model = build_model(cfg, codes(), branch_of())
+    morph = model.branch("morphology")
+    lengths = [np.subtract(*morph.window_seconds(w, cfg.n_samples, cfg.fs)[::-1])
+               for w in range(morph.n_windows(cfg.n_samples))]
+    assert max(lengths) <= 1.0 + 1e-9
+    assert max(lengths) >= 0.5          # still about a beat, not a fragment of a QRS
+    net = _linearised(TimeResNet(cfg.morph_backbone, 1, dim=2))
+    rf = net.receptive_field()
+    first = morph.n_windows(cfg.n_samples) // 2
+    lo, hi = _support(net, 2, first, first + cfg.morph_window - 1, cfg.n_samples)
+    assert (lo, hi) == rf.span(first, first + cfg.morph_window - 1, cfg.n_samples)
+    assert (lo / cfg.fs, (hi + 1) / cfg.fs) == morph.window_seconds(first, cfg.n_samples, cfg.fs)
+    assert hi + 1 - lo <= cfg.fs * 1.0
+
+
+def test_v1_demo_windows_are_longer_than_one_second():
+    """The v1 design (kept as preset demo_v1) is the one issue 15 reported: windows of about 2 s."""
+    cfg = preset("demo_v1").model
+    morph = build_model(cfg, codes(), branch_of()).branch("morphology")
+    start, end = morph.window_seconds(10, cfg.n_samples, cfg.fs)
+    assert end - start > 1.9
+
+
+def test_folded_kind_is_the_same_math_as_rows2d():
+    """folded1d (Conv1d over leads folded into the batch) equals rows2d ((1, k) Conv2d) with the same
+    weights, so the per-lead similarity terms are unchanged by the faster computation."""
+    import dataclasses
+    cfg = BackboneConfig(stem_channels=4, stem_kernel=7, stem_stride=4, channels=(8, 8), strides=(2, 1),
+                         kernel=3, second_kernel=1)
+    rows = TimeResNet(cfg, 1, dim=2).eval()
+    folded = TimeResNet(dataclasses.replace(cfg, kind="folded1d"), 1, dim=2).eval()
+    for mod in rows.modules():                # non-trivial batch-norm statistics
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    folded.load_state_dict({k: v.squeeze(2) if v.ndim == 4 else v for k, v in rows.state_dict().items()},
+                           strict=True)
+    x = torch.randn(3, 1, 12, 400)
+    with torch.no_grad():
+        a, b = rows(x), folded(x)
+    assert a.shape == b.shape == (3, 8, 12, rows.latent_steps(400))
+    assert torch.allclose(a, b, atol=1e-5)
+    # lead rows stay independent: changing lead 4 changes only latent row 4
+    x2 = x.clone()
+    x2[:, :, 4] += 1.0
+    with torch.no_grad():
+        diff = (folded(x2) - b).abs().amax(dim=(0, 1, 3))
+    assert diff[4] > 0 and float(diff[torch.arange(12) != 4].max()) == 0.0
+
+
+def test_old_config_without_backbone_kind_builds_the_v1_network(tmp_path):
+    """A config.json written before ``kind``/``second_kernel`` existed builds the v1 network, and a v1
+    state dict loads into it strictly."""
+    import json
+    from protoecg.training.config import config_from_dict, config_to_dict
+    data = config_to_dict(preset("demo_v1"))
+    for bb in ("rhythm_backbone", "morph_backbone", "diffuse_backbone"):
+        del data["model"][bb]["kind"], data["model"][bb]["second_kernel"]
+    cfg = config_from_dict(json.loads(json.dumps(data)))
+    assert cfg.model.morph_backbone.kind == "rows2d" and cfg.model.morph_backbone.second_kernel == 0
+    v1 = build_model(preset("demo_v1").model, codes(), branch_of())
+    rebuilt = build_model(cfg.model, codes(), branch_of())
+    rebuilt.load_state_dict(v1.state_dict(), strict=True)
+    with pytest.raises(RuntimeError):           # and the new design is not silently loaded with them
+        build_model(preset("demo").model, codes(), branch_of()).load_state_dict(v1.state_dict(), strict=True)
 
 
 def test_window_seconds_of_morphology(tiny_model):
