@@ -19,37 +19,6 @@ __all__ = ["ARCHES", "BRANCHES", "PRESETS", "BACKBONE_KINDS", "BackboneConfig", 
            "save_config"]
 
 
-# The small-data recipe (protoecg.training.warmup; defaults = the reference recipe, so older run
-    # configurations keep their meaning). Presets switch them on.
-    warmup_epochs: int = 0           # backbones + add-ons with plain heads before prototypes exist
-    proto_init: str = "random"       # "random" (uniform, reference) or "data" (latents of class ECGs)
-    joint_calibration: bool = False  # per-class affine calibration of the joint-stage BCE (training only)
-    augment: bool = False            # circular shift, amplitude/lead gain, noise (warm-up and joint)
-    min_epochs: int = 0              # no early stop before this many epochs (warm-up and joint)
-    smooth: int = 1                  # early stopping on the mean of the last `smooth` validation scores
-    aux_head: float = 0.0            # weight of the warm-up head's BCE kept on in the joint stage
-    init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
-
-    def __post_init__(self) -> None:
-        if self.proto_init not in ("random", "data"):
-            raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
-        if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0:
-            raise ConfigError("smooth must be >= 1; min_epochs and warmup_epochs >= 0")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """The full resolved configuration of one training run."""
-
-    preset: str = "demo"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    train_folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
-    val_folds: tuple[int, ...] = (9,)
-    test_folds: tuple[int, ...] = (10,)
-
-
 # The small-data recipe, measured on the real PTB-XL 300 (README "Learning real ECGs").
 _RECIPE = dict(warmup_epochs=15, aux_head=1.0, proto_init="data", joint_calibration=True, augment=True, min_epochs=6,
                smooth=3, patience=4)
