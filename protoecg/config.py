@@ -50,6 +50,22 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     eval_batch_size: int = 256
+    # The small-data recipe (protoecg.training.warmup; defaults = the reference recipe, so older run
+    # configurations keep their meaning). Presets switch them on.
+    warmup_epochs: int = 0           # backbones + add-ons with plain heads before prototypes exist
+    proto_init: str = "random"       # "random" (uniform, reference) or "data" (latents of class ECGs)
+    joint_calibration: bool = False  # per-class affine calibration of the joint-stage BCE (training only)
+    augment: bool = False            # circular shift, amplitude/lead gain, noise (warm-up and joint)
+    min_epochs: int = 0              # no early stop before this many epochs (warm-up and joint)
+    smooth: int = 1                  # early stopping on the mean of the last `smooth` validation scores
+    aux_head: float = 0.0            # weight of the warm-up head's BCE kept on in the joint stage
+    init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
+
+    def __post_init__(self) -> None:
+        if self.proto_init not in ("random", "data"):
+            raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
+        if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0:
+            raise ConfigError("smooth must be >= 1; min_epochs and warmup_epochs >= 0")
 
 
 @dataclass(frozen=True)

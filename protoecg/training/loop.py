@@ -42,6 +42,12 @@ class StageSpec:
     train_mode: Callable[[], None] = lambda: None
     score_initial: bool = False
     history: list[dict] = field(default_factory=list)
+    # Early stopping never ends a stage before ``min_epochs``; the best epoch and the patience count use
+    # the mean of the last ``smooth`` validation scores (one small validation fold is noisy).
+    min_epochs: int = 0
+    smooth: int = 1
+    # Training-only modules (e.g. warm-up heads, joint-stage calibration) checkpointed with the stage.
+    extra_modules: dict[str, nn.Module] = field(default_factory=dict)
 
 
 def _safe(v: float) -> float:
@@ -68,6 +74,8 @@ def fit(spec: StageSpec, model: nn.Module, ckpt_dir: Path, info: ddp.DistInfo, s
         sched.load_state_dict(st["sched"])
         start, best, best_state, bad, history = (st["epoch"], st["best"], st["best_state"], st["bad"],
                                                  st["history"])
+        for name, mod in spec.extra_modules.items():
+            mod.load_state_dict(st["extra"][name], strict=True)
         log.info("resuming stage %s at epoch %d (best %.4f)", spec.name, start + 1, best)
     elif spec.score_initial:
         best = _safe(ddp.broadcast_float(spec.score(), info))
@@ -75,8 +83,9 @@ def fit(spec: StageSpec, model: nn.Module, ckpt_dir: Path, info: ddp.DistInfo, s
         history.append({"epoch": 0, "loss": None, "val_macro_auroc": best})
         log.info("%s: initial validation macro AUROC %.4f", spec.name, best)
     show = progress and info.is_main and sys.stderr.isatty()
+    raw = [h["val_macro_auroc"] for h in history if h["epoch"] > 0]
     for epoch in range(start, spec.epochs):
-        if bad >= spec.patience:
+        if bad >= spec.patience and epoch >= spec.min_epochs:
             break
         spec.train_mode()
         rng = np.random.default_rng(seed * 1000 + epoch)
@@ -97,21 +106,31 @@ def fit(spec: StageSpec, model: nn.Module, ckpt_dir: Path, info: ddp.DistInfo, s
         sched.step()
         ddp.broadcast_state(model, info)
         score = _safe(ddp.broadcast_float(spec.score(), info))
-        improved = score > best
+        raw.append(score)
+        smoothed = float(np.mean(raw[-max(spec.smooth, 1):]))
+        improved = smoothed > best
         if improved:
-            best, best_state, bad = score, copy.deepcopy(model.state_dict()), 0
+            best, best_state, bad = smoothed, copy.deepcopy(model.state_dict()), 0
         else:
             bad += 1
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None,
-                        "val_macro_auroc": score})
+                        "val_macro_auroc": score, "val_smoothed": smoothed})
         log.info("%s epoch %d/%d: loss %.4f, validation macro AUROC %.4f%s", spec.name, epoch + 1,
                  spec.epochs, history[-1]["loss"] or float("nan"), score, " (best)" if improved else "")
         if info.is_main:
             _save(ckpt, {"epoch": epoch + 1, "model": model.state_dict(), "optim": opt.state_dict(),
                          "sched": sched.state_dict(), "best": best, "best_state": best_state, "bad": bad,
-                         "history": history})
+                         "history": history,
+                         "extra": {k: m.state_dict() for k, m in spec.extra_modules.items()}})
         ddp.barrier(info)
     if best_state is not None:
         model.load_state_dict(best_state, strict=True)
     spec.history = history
     return history
+
+
+def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
+    """Train only ``params``: every other parameter of ``model`` stops requiring gradients."""
+    keep = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in keep)

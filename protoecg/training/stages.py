@@ -26,7 +26,8 @@ from ..model.inference import run_model
 from ..model.network import ProtoECGNet
 from ..config import RunConfig
 from ..model.config import BRANCHES
-from .loop import StageSpec
+from .loop import StageSpec, freeze_all_but  # noqa: F401  (freeze_all_but: public here too)
+from .warmup import BackboneTap, JointCalibration, augment
 
 
 @dataclass
@@ -38,12 +39,6 @@ class SplitArrays:
     ids_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-
-
-def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
-    keep = {id(p) for p in params}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in keep)
 
 
 def joint_params(model: nn.Module, with_last_layer: bool = False) -> list[nn.Parameter]:
@@ -63,7 +58,8 @@ def _val_score(model: nn.Module, data: SplitArrays, key: str, batch: int) -> flo
     return macro_auroc(data.y_val, out[key])
 
 
-def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: RunConfig) -> StageSpec:
+def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: RunConfig,
+                aux_head: nn.Module | None = None) -> StageSpec:
     """``forward`` is the module to call (the DDP wrapper under torchrun, else ``model`` itself)."""
     tc, lc = cfg.train, cfg.loss
     x = torch.from_numpy(data.x_train)
@@ -73,15 +69,26 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
         params = joint_params(model)
         freeze_all_but(model, params)
 
+        gen_b = torch.Generator().manual_seed(tc.seed + 29)
+
         def baseline_loss(idx: np.ndarray) -> torch.Tensor:
-            return L.bce(forward(x[idx])["logits"], y[idx], pw)
+            xb = augment(x[idx], gen_b) if tc.augment else x[idx]
+            return L.bce(forward(xb)["logits"], y[idx], pw)
 
         return StageSpec("joint", tc.joint_epochs, tc.lr, tc.weight_decay, tc.patience, tc.batch_size,
                          len(x), params, baseline_loss,
-                         lambda: _val_score(model, data, "logits", tc.eval_batch_size), model.train)
+                         lambda: _val_score(model, data, "logits", tc.eval_batch_size), model.train,
+                         min_epochs=tc.min_epochs, smooth=tc.smooth)
 
     params = joint_params(model, tc.joint_last_layer)
     freeze_all_but(model, params)
+    calib = JointCalibration(model, data.x_train, tc.eval_batch_size) if tc.joint_calibration else None
+    if calib is not None:
+        params = params + list(calib.parameters())
+    gen = torch.Generator().manual_seed(tc.seed + 29)
+    tap = BackboneTap(model) if aux_head is not None and tc.aux_head > 0 else None
+    if tap is not None:
+        params = params + list(aux_head.parameters())
     masks = {b: L.off_class_mask(model.branch(b).proto_class, model.branch(b).n_classes) for b in BRANCHES}
     cidx = {b: model.class_index(b) for b in BRANCHES}
     # Classes without a positive training ECG carry no evidence: their BCE term would only push their
@@ -92,15 +99,20 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
            for b in BRANCHES}
 
     def joint_loss(idx: np.ndarray) -> torch.Tensor:
-        out = forward(x[idx])
+        out = forward(augment(x[idx], gen) if tc.augment else x[idx])
         total = x.new_zeros(())
+        if tap is not None:
+            total = total + tc.aux_head * L.bce(aux_head.linear(tap.features()), y[idx], pw)
         for b in BRANCHES:
             br = model.branch(b)
             yb = y[idx][:, cidx[b]]
             sims = out["sims"][b]
             keep = present[b]
             if keep.any():
-                total = total + L.bce(out["branch_logits"][b][:, keep], yb[:, keep], pw[cidx[b]][keep])
+                logits = out["branch_logits"][b]
+                if calib is not None:
+                    logits = calib(b, logits)
+                total = total + L.bce(logits[:, keep], yb[:, keep], pw[cidx[b]][keep])
             total = total + lc.cluster * L.cluster_loss(sims, yb, br.proto_class)
             total = total + lc.separation * L.separation_loss(sims, yb, br.proto_class)
             if lc.diversity:
@@ -111,9 +123,15 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
                 total = total + lc.l1 * L.l1_loss(br.last_layer.weight, masks[b])
         return total
 
-    return StageSpec("joint", tc.joint_epochs, tc.lr, tc.weight_decay, tc.patience, tc.batch_size, len(x),
+    spec = StageSpec("joint", tc.joint_epochs, tc.lr, tc.weight_decay, tc.patience, tc.batch_size, len(x),
                      params, joint_loss,
-                     lambda: _val_score(model, data, "combined_logits", tc.eval_batch_size), model.train)
+                     lambda: _val_score(model, data, "combined_logits", tc.eval_batch_size), model.train,
+                     min_epochs=tc.min_epochs, smooth=tc.smooth)
+    if calib is not None:
+        spec.extra_modules["joint_calibration"] = calib
+    if tap is not None:
+        spec.extra_modules["warmup_head"] = aux_head
+    return spec
 
 
 def branch_sims(model: ProtoECGNet, x: np.ndarray, batch: int) -> dict[str, torch.Tensor]:

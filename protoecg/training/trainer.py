@@ -20,13 +20,14 @@ from torch import nn
 from data_access.errors import ECGDataError
 from data_access.ptbxl import PTBXLData, branch_of
 
+from ..config import RunConfig, config_to_dict, load_config, save_config
+from ..errors import ConfigError
 from ..model import build_model
 from ..model.network import ProtoECGNet
 from ..projection import project_prototypes, save_projection, uniqueness
 from . import ddp
-from ..config import RunConfig, config_to_dict, load_config, save_config
-from ..errors import ConfigError
 from .loop import fit
+from .warmup import head_path, init_prototypes_from_data, load_head, warmup_stage
 from .stages import SplitArrays, freeze_all_but, fusion_stage, joint_params, joint_stage, last_layer_stage
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,33 @@ def fingerprint(data: PTBXLData, root: str | None = None) -> dict:
 
 
 def _stages(cfg: RunConfig) -> list[str]:
+    """Stage names in order. A fine-tuned run (``init_from``) starts from trained latents and prototypes,
+    so it skips the warm-up and the data start of the prototypes."""
     if cfg.model.arch == "baseline":
         return ["joint"]
-    return ["joint", "projection", "last_layer", "fusion"]
+    first = []
+    if not cfg.train.init_from:
+        if cfg.train.warmup_epochs > 0:
+            first.append("warmup")
+        if cfg.train.proto_init == "data":
+            first.append("proto_init")
+    return first + ["joint", "projection", "last_layer", "fusion"]
+
+
+def load_initial_weights(model: nn.Module, bundle_dir: str | Path) -> None:
+    """Copy a trained bundle's weights into ``model`` (strictly: same architecture, same 71 codes)."""
+    from ..bundle import load_bundle
+
+    src = load_bundle(bundle_dir).model
+    if type(src) is not type(model):
+        raise ConfigError(f"--init-from {bundle_dir}: it holds a {type(src).__name__}, this run trains a "
+                          f"{type(model).__name__}")
+    try:
+        model.load_state_dict(src.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(f"--init-from {bundle_dir}: its architecture differs from this run's preset "
+                          f"({str(exc).splitlines()[0]})") from exc
+    log.info("weights initialised from %s", bundle_dir)
 
 
 def _check_run_dir(out: Path, cfg: RunConfig) -> None:
@@ -102,6 +127,8 @@ def train(data: PTBXLData, cfg: RunConfig, out: str | Path, *, is_demo: bool = F
         model = build_model(cfg.model, tuple(data.codes), branch_of())
         state = _state(out)
         done = [s for s in _stages(cfg) if s in state["completed"]]
+        if cfg.train.init_from and not done:
+            load_initial_weights(model, cfg.train.init_from)
         if done:
             st = torch.load(ckpt_dir / f"after_{done[-1]}.pt", map_location="cpu", weights_only=True)
             model.load_state_dict(st, strict=True)
@@ -128,12 +155,25 @@ def train(data: PTBXLData, cfg: RunConfig, out: str | Path, *, is_demo: bool = F
 def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig, ckpt_dir: Path,
                info: ddp.DistInfo, progress: bool, state: dict) -> None:
     log.info("stage %s", stage)
-    if stage == "joint":
+    if stage == "warmup":
+        assert isinstance(model, ProtoECGNet)
+        spec = warmup_stage(model, arrays, cfg)
+        state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
+        ddp.broadcast_state(model, info)
+        if info.is_main:
+            torch.save(spec.extra_modules["warmup_head"].state_dict(), head_path(ckpt_dir))
+    elif stage == "proto_init":
+        assert isinstance(model, ProtoECGNet)
+        state["proto_init"] = init_prototypes_from_data(model, arrays.x_train, arrays.y_train, cfg.train.seed,
+                                                        cfg.train.eval_batch_size)
+        ddp.broadcast_state(model, info)
+    elif stage == "joint":
         forward: nn.Module = model
         if info.enabled:       # DDP hooks the parameters that require grad at wrap time: freeze first
             freeze_all_but(model, joint_params(model, cfg.train.joint_last_layer))
             forward = nn.parallel.DistributedDataParallel(model)
-        spec = joint_stage(model, forward, arrays, cfg)
+        head = load_head(model, ckpt_dir) if isinstance(model, ProtoECGNet) else None
+        spec = joint_stage(model, forward, arrays, cfg, aux_head=head)
         state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
         ddp.broadcast_state(model, info)
     elif stage == "projection":
