@@ -133,3 +133,10 @@ def fit(spec: StageSpec, model: nn.Module, ckpt_dir: Path, info: ddp.DistInfo, s
         model.load_state_dict(best_state, strict=True)
     spec.history = history
     return history
+
+
+def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
+    """Train only ``params``: every other parameter of ``model`` stops requiring gradients."""
+    keep = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in keep)

@@ -20,12 +20,12 @@ from torch import nn
 from data_access.errors import ECGDataError
 from data_access.ptbxl import PTBXLData, branch_of
 
+from ..config import RunConfig, config_to_dict, load_config, save_config
+from ..errors import ConfigError
 from ..model import build_model
 from ..model.network import ProtoECGNet
 from ..projection import project_prototypes, save_projection, uniqueness
 from . import ddp
-from ..config import RunConfig, config_to_dict, load_config, save_config
-from ..errors import ConfigError
 from .loop import fit
 from .warmup import head_path, init_prototypes_from_data, load_head, warmup_stage
 from .stages import SplitArrays, freeze_all_but, fusion_stage, joint_params, joint_stage, last_layer_stage
