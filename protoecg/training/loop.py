@@ -134,9 +134,3 @@ def fit(spec: StageSpec, model: nn.Module, ckpt_dir: Path, info: ddp.DistInfo, s
     spec.history = history
     return history
 
-
-def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
-    """Train only ``params``: every other parameter of ``model`` stops requiring gradients."""
-    keep = {id(p) for p in params}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in keep)
