@@ -189,7 +189,9 @@ def run_phewas(args: argparse.Namespace) -> int:
                "n_phecodes_selected": pw.n_phecodes_selected_,
                "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),
                "n_bonferroni": int(res["bonferroni"].sum()),
-               "n_refitted": int((res["method"] == "irls").sum()),
+               "n_refitted": int(res["method"].isin(["lrt", "firth_lrt"]).sum()),
+               "n_firth": int((res["method"] == "firth_lrt").sum()),
+               "n_saddlepoint": int((res["method"] == "score_spa").sum()),
                "n_not_converged": int((~res["converged"]).sum()), "linkage_rule": cohort.rule,
                "phecode_version": args.phecodes}
     if truth_path.exists():
