@@ -161,17 +161,8 @@ def run_phewas(args: argparse.Namespace) -> int:
     cohort = _cohort(args, args.phecodes, args.min_cases, args.min_controls)
     protos = _prototype_table(args)
     pmap = comparators.prototype_class_map(protos) if protos is not None else {}
-    extra = []
-    if protos is not None and not args.no_aggregates:
-        extra.append(comparators.class_aggregates(feats, protos))
-    mm_path = comparators.find_machine_measurements(args.mimic)
-    if mm_path is not None and not args.no_concepts:
-        conc = comparators.machine_concepts(comparators.read_machine_measurements(mm_path))
-        conc = conc.reindex(feats.index)
-        log.info("machine concepts: %d of %d units have no machine report (counted as no statement)",
-                 int(conc.isna().all(axis=1).sum()), len(conc))
-        extra.append(conc.fillna(0.0))
-    table = pd.concat([feats] + extra, axis=1)
+    table = comparators.scan_table(feats, protos, args.mimic, aggregates=not args.no_aggregates,
+                                   concepts=not args.no_concepts)
     pw = PheWAS(min_cases=args.min_cases, min_controls=args.min_controls, screen_p=args.screen_p,
                 refit=args.refit, fdr=args.fdr, progress=not args.no_progress)
     pw.fit(table, cohort.phenotypes, cohort.units[["age", "sex"]], phecode_info=cohort.phecode_info)
