@@ -1,17 +1,18 @@
-"""Exact refits of screened (feature, phecode) pairs: maximum likelihood, with Firth where ML is unsafe.
+"""Exact refits of screened (feature, phecode) pairs for their estimates: ML, or Firth where ML is unsafe.
 
-Which test gives ``p`` of a refitted pair (the ``method`` column):
+The refit does not change ``p`` (the saddlepoint-corrected score test, see :mod:`analysis.phewas`); it gives
+the odds ratio per SD, its SE and CI, the test p-values of the fitted model as extra columns, and the
+convergence flag that gates ``hit``. Which fit (the ``estimate`` column):
 
-``lrt``
-    maximum-likelihood Newton fit (:func:`analysis._irls.refit_block`, identical to ``statsmodels.Logit``)
-    and the likelihood-ratio test against the covariate-only model. Used when the phecode has at least
-    ``firth_below`` cases and controls and the fit converged without signs of separation.
-``firth_lrt``
-    Firth-penalised fit and penalised likelihood-ratio test (:mod:`analysis._firth`), for phecodes with
-    fewer than ``firth_below`` cases or controls, and as the fallback for every ML fit that did not
-    converge or showed (quasi-)separation. ``note`` says why Firth was used.
+``ml``
+    maximum-likelihood Newton fit (:func:`analysis._irls.refit_block`, identical to ``statsmodels.Logit``);
+    ``p_wald`` and ``p_lrt`` (likelihood ratio against the covariate-only model). Used when the phecode has
+    at least ``firth_below`` cases and controls and the fit converged without signs of separation.
+``firth``
+    Firth-penalised fit (:mod:`analysis._firth`) and ``p_firth``, its penalised likelihood-ratio test, for
+    phecodes with fewer than ``firth_below`` cases or controls and as the fallback for every ML fit that did
+    not converge or showed (quasi-)separation; ``note`` says why.
 
-Wald p-values of the ML fit (``p_wald``) and the ML likelihood-ratio p (``p_lrt``) are kept as columns.
 A fit that still fails to converge is kept with ``converged = False``; it can never be a hit.
 """
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _fit_chunk(outs, kc, jc, C, Y, Fz, Mk, b0, ll0, firth: bool, cfg) -> None:
     firth_conv = np.zeros(B, dtype=bool)
     if len(idx):
         ft = _firth.firth_lrt(C, Y[:, idx], Fz[:, idx], Mk[:, idx], b0[idx] if b0.ndim == 2 else
-                              np.broadcast_to(b0, (len(idx), len(b0))), tol=cfg.tol,
+                              np.broadcast_to(b0, (len(idx), len(b0))), tol=max(cfg.tol, 1e-6),
                               max_iter=2 * cfg.max_iter)
         res["beta"][idx], res["se"][idx] = ft.beta, ft.se
         res["lp"][idx] = log10_p_chi2(ft.lr)
@@ -105,11 +106,10 @@ def _fit_chunk(outs, kc, jc, C, Y, Fz, Mk, b0, ll0, firth: bool, cfg) -> None:
         out["se"][js] = res["se"][w]
         out["log10_p_wald"][js] = res["lw"][w]
         out["log10_p_lrt"][js] = res["llrt"][w]
-        out["log10_p"][js] = res["lp"][w]
-        out["method"][js] = method[w]
+        out["estimate"][js] = np.where(method[w] == "firth_lrt", "firth", "ml")
         out["converged"][js] = conv[w]
         fw = use_firth[w]
-        note = np.where(fw, np.where(firth_conv[w], "Firth penalised LRT (" + why[w].astype(str) + ")",
+        note = np.where(fw, np.where(firth_conv[w], "Firth estimate (" + why[w].astype(str) + ")",
                                      "Firth fit did not converge (" + why[w].astype(str) + "); never a hit"), "")
         out["note"][js] = note
         if (method[w] == "firth_lrt").any():

@@ -1,26 +1,35 @@
-"""PheWAS estimator: every ECG feature against every phecode, adjusted for age and sex.
+"""PheWAS estimator: every ECG feature against every phecode, adjusted for age, sex and other covariates.
 
-Model per (feature, phecode): ``logit P(case) = b0 + b_age*age + b_sex*sex + beta*z``, where ``z`` is the
-feature z-scored (sample SD) within the phecode's analysed units (cases + controls), so ``exp(beta)`` is the
-odds ratio per SD.
+Model per (feature, phecode): ``logit P(case) = b0 + covariates + beta*z``, where ``z`` is the feature
+z-scored (sample SD) within the phecode's analysed units (cases + controls), so ``exp(beta)`` is the odds
+ratio per SD.
+
+``p`` comes from one test for every pair: the **efficient score test** against the covariate-only model,
+with the **saddlepoint approximation** of its null distribution (SAIGE's SPA, :mod:`analysis._spa`) wherever
+the normal approximation is unsafe (``method='score_spa'``: score p < ``spa_cutoff`` and a predicted
+Edgeworth error above ``spa_tol``; rare phecodes and skewed features), else the normal approximation
+(``method='score'``). Why not the refit's Wald or likelihood-ratio p: Wald fails under separation (a
+non-converged fit gave Wald p 2e-32 for an LRT p of 1), and replacing the screening p by a refit p only
+for pairs below the screening threshold biases the null tail (measured by permutation: 0.62x nominal at
+1e-3). The SPA is exact for the score statistic's tail (permutation p 2.5e-5 vs SPA 1.3e-5 where the normal
+approximation said 2.4e-7) and stays finite and valid under separation.
 
 How the ~10^6 regressions are made fast (see :mod:`analysis._irls`):
 
 1. one null model (covariates only) per phecode, fitted for blocks of phecodes at once;
-2. a score test of all features against each null model with a few matrix products;
-3. exact batched Newton refits of the full model (batched across features *and* phecodes, one outcome
-   and mask per column) for the pairs with score p < ``screen_p`` or score-test BH q < 2 x alpha
-   (``refit='hits'``), or for every pair (``refit='all'``), giving the maximum-likelihood beta, SE,
-   Wald p (the reported ``p``; identical to ``statsmodels.Logit``) and a likelihood-ratio p.
+2. a score test of all features against each null model with a few matrix products, then the SPA for the
+   pairs that need it (a few Newton steps per pair on the exact cumulant generating function);
+3. batched refits (``estimate`` column, :mod:`analysis._refits`) for pairs with p < ``screen_p`` or BH q
+   < 2 x alpha (``refit='hits'``) or all pairs (``refit='all'``): maximum likelihood (identical to
+   ``statsmodels.Logit``; ``p_wald``, ``p_lrt``), or Firth's penalised likelihood (``p_firth``, penalised
+   LRT as logistf) for phecodes with fewer than ``firth_below`` cases or controls and whenever the ML
+   fit did not converge or showed separation. Other pairs keep the one-step estimate ``beta = U/V``,
+   ``se = 1/sqrt(V)`` (``estimate='one_step'``), accurate for small effects.
 
 Multiple testing (:mod:`analysis.fdr`): ``q`` is Benjamini-Hochberg over all tests; ``q_phecode`` is BH over
 phecodes of each phecode's Simes p-value; ``q_hier`` is the two-stage (phecode, then feature) adjusted
-value. ``hit`` is ``q_hier < alpha`` by default (``fdr='hierarchical'``) or ``q < alpha`` (``fdr='bh'``).
-
-Pairs that are not refitted keep the score p (``method='score'``) with a one-step estimate
-``beta = U/V`` and ``se = 1/sqrt(V)`` (on the per-SD scale), which is accurate for small effects. BH q-values
-are computed across all tests; ``bonferroni`` flags p < alpha / n_tests. Non-converged or separated fits
-are kept with ``converged=False`` and a ``note``.
+value. ``hit`` is ``q_hier < alpha`` by default (``fdr='hierarchical'``) or ``q < alpha`` (``fdr='bh'``),
+and the pair's fit converged: a non-converged fit is never a hit. ``bonferroni`` flags p < alpha / n_tests.
 """
 from __future__ import annotations
 
@@ -45,10 +54,10 @@ RESULT_COLUMNS = [
     "feature", "feature_kind", "phecode", "description", "category", "n_cases", "n_controls",
     "beta", "se", "odds_ratio", "or_ci_low", "or_ci_high", "p", "log10_p", "q", "bonferroni",
     "q_phecode", "q_hier", "hit", "p_score", "p_spa", "p_wald", "p_lrt", "p_firth", "converged", "method",
-    "note",
+    "estimate", "note",
 ]
 
-REFIT_METHODS = ("lrt", "firth_lrt")
+REFIT_ESTIMATES = ("ml", "firth")
 
 _KIND_PREFIXES = (("sim_", "prototype"), ("prob_", "class_probability"), ("logit_", "branch_logit"),
                   ("agg_", "class_aggregate"), ("concept_", "machine_concept"))
@@ -238,7 +247,8 @@ class PheWAS:
                "log10_p_spa": np.full(p, np.nan), "log10_p_wald": np.full(p, np.nan),
                "log10_p_lrt": np.full(p, np.nan), "log10_p_firth": np.full(p, np.nan),
                "converged": np.where(usable, bool(null.converged[k]), False),
-               "method": np.full(p, "score", dtype=object), "note": note, "_U": U}
+               "method": np.full(p, "score", dtype=object), "estimate": np.full(p, "one_step", dtype=object),
+               "note": note, "_U": U}
         return out
 
     def _saddlepoint(self, out: dict, F: np.ndarray, C: np.ndarray, m: np.ndarray, null: _irls.NullFit,
@@ -311,7 +321,7 @@ class PheWAS:
         self.n_hits_ = int(res["hit"].sum())
         self.n_phecodes_selected_ = int(res.loc[res["q_phecode"] < cfg.alpha, "phecode"].nunique())
         log.info("PheWAS: %d tests, %d hits (%s FDR < %.2f; %d phecodes selected; %d refitted)", n_tests,
-                 self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, int(res["method"].isin(REFIT_METHODS).sum()))
+                 self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, int(res["estimate"].isin(REFIT_ESTIMATES).sum()))
 
     # ------------------------------------------------------------------ views
     @property
@@ -360,4 +370,4 @@ def _phecode_info_frame(info: pd.DataFrame | None) -> pd.DataFrame | None:
     return df[~df.index.duplicated()]
 
 
-__all__ = ["PheWAS", "PheWASConfig", "PheWASInputError", "RESULT_COLUMNS", "feature_kind", "LN10"]
+__all__ = ["PheWAS", "PheWASConfig", "PheWASInputError", "REFIT_ESTIMATES", "RESULT_COLUMNS", "feature_kind", "LN10"]

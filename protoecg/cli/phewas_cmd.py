@@ -180,8 +180,8 @@ def run_phewas(args: argparse.Namespace) -> int:
                "n_phecodes_selected": pw.n_phecodes_selected_,
                "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),
                "n_bonferroni": int(res["bonferroni"].sum()),
-               "n_refitted": int(res["method"].isin(["lrt", "firth_lrt"]).sum()),
-               "n_firth": int((res["method"] == "firth_lrt").sum()),
+               "n_refitted": int((res["estimate"] != "one_step").sum()),
+               "n_firth": int((res["estimate"] == "firth").sum()),
                "n_saddlepoint": int((res["method"] == "score_spa").sum()),
                "n_not_converged": int((~res["converged"]).sum()), "linkage_rule": cohort.rule,
                "phecode_version": args.phecodes}
