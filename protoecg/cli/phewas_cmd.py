@@ -28,6 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phecodes", choices=["1.2", "X"], default="1.2", help="phecode system")
     p.add_argument("--min-cases", type=int, default=20)
     p.add_argument("--min-controls", type=int, default=20)
+    p.add_argument("--min-code-count", type=int, default=1,
+                   help="distinct ICD codes of a phecode in the unit's admission needed for a case; units with "
+                        "fewer (but some) are excluded (default 1: MIMIC-IV lists a code once per admission; "
+                        "PheTK's 2 counts codes over a patient's record)")
+    p.add_argument("--covariates", default=None, metavar="FILE",
+                   help="CSV/Parquet of extra covariates keyed by subject_id or study_id; text columns are "
+                        "dummy-coded, constant or collinear columns dropped and reported (age and sex always)")
+    p.add_argument("--covariate-cols", default=None,
+                   help="comma-separated columns of --covariates to use (default: all but the key)")
+    p.add_argument("--calibrate", type=int, default=0, metavar="N",
+                   help="also run N permutations of case status over the model's decorrelated features and "
+                        "record the observed/expected null rates at 1e-2/1e-3/1e-4 in run.json (default 0)")
     p.add_argument("--screen-p", type=float, default=1e-3,
                    help="score-test p below which a pair is refitted exactly (default 1e-3)")
     p.add_argument("--refit", choices=["hits", "all"], default="hits")
@@ -113,12 +125,14 @@ def _prototype_table(args: argparse.Namespace):
     return None
 
 
-def _cohort(args: argparse.Namespace, version: str = "1.2", min_cases: int = 20, min_controls: int = 20):
+def _cohort(args: argparse.Namespace, version: str = "1.2", min_cases: int = 20, min_controls: int = 20,
+            min_code_count: int = 1):
     from analysis.cohort import build_cohort
     from analysis.linkage import LinkageRule
 
     cohort = build_cohort(args.mimic, rule=LinkageRule(days_before_admit=args.days_before_admit, unit=args.unit),
-                          phecode_version=version, min_cases=min_cases, min_controls=min_controls)
+                          phecode_version=version, min_cases=min_cases, min_controls=min_controls,
+                          min_code_count=min_code_count)
     n_units, n_patients = len(cohort.units), int(cohort.units["subject_id"].nunique())
     if n_units > 1.1 * n_patients:
         log.warning("%d units come from %d patients (%.2f per patient): a patient's admissions share chronic "
@@ -158,14 +172,20 @@ def run_phewas(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     feats = _load_features(args.features)
-    cohort = _cohort(args, args.phecodes, args.min_cases, args.min_controls)
+    from analysis.covariates import build_covariates
+
+    if args.min_code_count < 1:
+        raise SystemExit("error: --min-code-count must be at least 1")
+    cohort = _cohort(args, args.phecodes, args.min_cases, args.min_controls, args.min_code_count)
+    design = build_covariates(cohort.units, path=args.covariates,
+                              columns=args.covariate_cols.split(",") if args.covariate_cols else None)
     protos = _prototype_table(args)
     pmap = comparators.prototype_class_map(protos) if protos is not None else {}
     table = comparators.scan_table(feats, protos, args.mimic, aggregates=not args.no_aggregates,
                                    concepts=not args.no_concepts)
     pw = PheWAS(min_cases=args.min_cases, min_controls=args.min_controls, screen_p=args.screen_p,
-                refit=args.refit, fdr=args.fdr, progress=not args.no_progress)
-    pw.fit(table, cohort.phenotypes, cohort.units[["age", "sex"]], phecode_info=cohort.phecode_info)
+                refit=args.refit, fdr=args.fdr, covariates=design.columns, progress=not args.no_progress)
+    pw.fit(table, cohort.phenotypes, design.table, phecode_info=cohort.phecode_info)
     res = pw.results_
     res.to_parquet(out / "results.parquet", index=False)
     res.to_csv(out / "results.csv", index=False)
@@ -217,10 +237,22 @@ def run_phewas(args: argparse.Namespace) -> int:
             auc.to_csv(out / "prediction_auroc.csv", index=False)
             summary["prediction_auroc"] = auc[["phecode", "feature_set", "auroc", "ci_low", "ci_high"]] \
                 .to_dict("records")
+    calibration = None
+    if args.calibrate > 0:
+        from analysis.calibration import permutation_calibration
+
+        model_feats = comparators.scan_table(feats, protos, None, aggregates=not args.no_aggregates)
+        cal = permutation_calibration(model_feats, cohort.phenotypes, design.table, n_permutations=args.calibrate,
+                                      covariates=design.columns, min_cases=args.min_cases,
+                                      min_controls=args.min_controls)
+        calibration = {"method": "row permutations of the phenotype table over the model's features with "
+                                 "pairwise |r| < 0.8", **cal.to_dict()}
+        summary["calibration_ratios"] = {str(r["threshold"]): r["ratio"] for r in cal.table.to_dict("records")}
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     _write_json(out / "run.json", {
-        "command": "phewas", "features": str(args.features), "mimic": str(args.mimic), "model": args.model,
+        "command": "phewas", "calibration": calibration, "features": str(args.features), "mimic": str(args.mimic), "model": args.model,
         "linkage_rule": cohort.rule, "linkage_stats": cohort.linkage_stats, "config": pw.config_,
+        "covariates": design.report(), "min_code_count": args.min_code_count,
         "n_dropped_units": len(pw.dropped_units_), "constant_features": pw.constant_features_,
         "skipped_phecodes": int(len(pw.skipped_phecodes_) + len(cohort.dropped_phecodes)),
         "bad_rows": len(cohort.bad_rows), "git_commit": _git_commit(), "note": note, "summary": summary})
