@@ -59,7 +59,8 @@ def decorrelated_columns(features: pd.DataFrame, max_abs_r: float) -> list[str]:
 def permutation_calibration(features: pd.DataFrame, phenotypes: pd.DataFrame, covariates: pd.DataFrame,
                             n_permutations: int = 100, decorrelate: float | None = 0.8, seed: int = 0,
                             batch: int = 20, thresholds=THRESHOLDS, **phewas_kw) -> CalibrationResult:
-    """Scan ``n_permutations`` row permutations of ``phenotypes`` (batched as extra phecode columns)."""
+    """Scan ``n_permutations`` row permutations of ``phenotypes`` (batched as extra phecode columns),
+    adjusted for every column of ``covariates``; ``phewas_kw`` go to :class:`analysis.phewas.PheWAS`."""
     from analysis.phewas import PheWAS
 
     units = features.index.intersection(phenotypes.index).intersection(covariates.index)
@@ -77,7 +78,8 @@ def permutation_calibration(features: pd.DataFrame, phenotypes: pd.DataFrame, co
         for r in range(done, done + k):
             perm = P.iloc[rng.permutation(len(P))].set_axis(units)
             cols.append(perm.add_suffix(f"~{r}"))
-        res = PheWAS(**phewas_kw).fit(feats, pd.concat(cols, axis=1), covariates.loc[units]).results_
+        kw = {"covariates": tuple(covariates.columns), **phewas_kw}
+        res = PheWAS(**kw).fit(feats, pd.concat(cols, axis=1), covariates.loc[units]).results_
         ok = res["p"].notna()
         for t in thresholds:
             below = ok & (res["p"] < t)

@@ -243,7 +243,7 @@ def run_phewas(args: argparse.Namespace) -> int:
 
         model_feats = comparators.scan_table(feats, protos, None, aggregates=not args.no_aggregates)
         cal = permutation_calibration(model_feats, cohort.phenotypes, design.table, n_permutations=args.calibrate,
-                                      covariates=design.columns, min_cases=args.min_cases,
+                                      min_cases=args.min_cases,
                                       min_controls=args.min_controls)
         calibration = {"method": "row permutations of the phenotype table over the model's features with "
                                  "pairwise |r| < 0.8", **cal.to_dict()}
