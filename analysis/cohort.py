@@ -59,8 +59,14 @@ def age_at(ecg_time: pd.Series, anchor_age: pd.Series, anchor_year: pd.Series) -
 
 def build_cohort(mimic_dir: str | Path | None, rule: LinkageRule = LinkageRule(), phecode_version: str = "1.2",
                  min_cases: int = 20, min_controls: int = 20, hosp_dir: str | Path | None = None,
-                 ecg_dir: str | Path | None = None, hosp: HospTables | None = None) -> Cohort:
-    """Link ECGs to admissions, attach age and sex, and build case/control/excluded phenotypes."""
+                 ecg_dir: str | Path | None = None, hosp: HospTables | None = None,
+                 min_code_count: int = 1) -> Cohort:
+    """Link ECGs to admissions, attach age and sex, and build case/control/excluded phenotypes.
+
+    ``min_code_count``: distinct ICD codes of a phecode in the unit's admission needed for a case (units with
+    fewer but some are excluded). Default 1: MIMIC-IV lists each code once per admission and the demo data
+    write one code per condition and admission, so PheTK's 2 (meant for codes counted over a patient's
+    record on distinct dates) would leave no cases there."""
     hdir, edir = _dirs(mimic_dir, hosp_dir, ecg_dir)
     hosp = hosp or read_hosp(hdir)
     bad = list(hosp.bad_rows)
@@ -89,12 +95,12 @@ def build_cohort(mimic_dir: str | Path | None, rule: LinkageRule = LinkageRule()
     pmap = load_phecode_map(phecode_version)
     dx = hosp.diagnoses[hosp.diagnoses["hadm_id"].isin(units["hadm_id"])]
     mapped = map_diagnoses(dx, pmap)
-    up = units[["hadm_id"]].reset_index().merge(mapped[["hadm_id", "phecode"]], on="hadm_id")
+    up = units[["hadm_id"]].reset_index().merge(mapped[["hadm_id", "phecode", "icd"]], on="hadm_id")
     # Cheap upper bound on cases first, so the dense matrix only holds phecodes that can pass.
     pre = up.drop_duplicates(["unit_id", "phecode"]).groupby("phecode").size()
     early = pre[pre < min_cases]
-    full = phenotype_matrix(up[["unit_id", "phecode"]], units.index, units["sex"], pmap,
-                            phecodes=sorted(pre.index[pre >= min_cases]))
+    full = phenotype_matrix(up[["unit_id", "phecode", "icd"]], units.index, units["sex"], pmap,
+                            phecodes=sorted(pre.index[pre >= min_cases]), min_code_count=min_code_count)
     n_case = (full == 1).sum()
     n_ctrl = (full == 0).sum()
     counts = pd.DataFrame({"n_cases": n_case, "n_controls": n_ctrl,
@@ -105,8 +111,8 @@ def build_cohort(mimic_dir: str | Path | None, rule: LinkageRule = LinkageRule()
     dropped["reason"] = np.where(dropped["n_cases"] < min_cases, f"fewer than {min_cases} cases",
                                  f"fewer than {min_controls} controls")
     info = pmap.info.reindex(counts.index[ok]).join(counts[ok]).reset_index()
-    log.info("cohort: %d units, %d phecodes tested, %d dropped (min_cases=%d, min_controls=%d)",
-             len(units), int(ok.sum()), len(dropped), min_cases, min_controls)
+    log.info("cohort: %d units, %d phecodes tested, %d dropped (min_cases=%d, min_controls=%d, "
+             "min_code_count=%d)", len(units), int(ok.sum()), len(dropped), min_cases, min_controls, min_code_count)
     return Cohort(units=units, phenotypes=full.loc[:, ok.to_numpy()], phecode_info=info,
                   rule=linked.rule, bad_rows=bad, dropped_phecodes=dropped.reset_index(),
                   linkage_stats=linked.stats, phecode_version=phecode_version)

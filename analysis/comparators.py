@@ -134,3 +134,20 @@ def read_machine_measurements(path: str | Path) -> pd.DataFrame:
     if "study_id" not in head.columns:
         raise MetadataError(f"{path}: no study_id column")
     return pd.read_csv(path, usecols=cols, dtype={c: "string" for c in cols[1:]})
+
+
+def scan_table(features: pd.DataFrame, prototypes: pd.DataFrame | None, mimic_dir: str | Path | None,
+               aggregates: bool = True, concepts: bool = True) -> pd.DataFrame:
+    """The feature table a PheWAS scans: model features plus class aggregates (when a prototype table is
+    given) and machine-statement concepts (when ``mimic_dir`` has ``machine_measurements.csv``; units
+    without a report count as having no statement). Shared by ``protoecg phewas`` and the benches."""
+    parts = [features]
+    if prototypes is not None and aggregates:
+        parts.append(class_aggregates(features, prototypes))
+    mm_path = find_machine_measurements(mimic_dir) if (mimic_dir is not None and concepts) else None
+    if mm_path is not None:
+        conc = machine_concepts(read_machine_measurements(mm_path)).reindex(features.index)
+        log.info("machine concepts: %d of %d units have no machine report (counted as no statement)",
+                 int(conc.isna().all(axis=1).sum()), len(conc))
+        parts.append(conc.fillna(0.0))
+    return pd.concat(parts, axis=1)

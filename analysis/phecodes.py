@@ -101,14 +101,22 @@ def map_diagnoses(diagnoses: pd.DataFrame, pmap: PhecodeMap) -> pd.DataFrame:
 
 
 def phenotype_matrix(unit_phecodes: pd.DataFrame, units: pd.Index, sex: pd.Series, pmap: PhecodeMap,
-                     phecodes: Iterable[str] | None = None) -> pd.DataFrame:
+                     phecodes: Iterable[str] | None = None, min_code_count: int = 1) -> pd.DataFrame:
     """Case (1.0) / control (0.0) / excluded (NaN) status, one row per unit and one column per phecode.
 
-    ``unit_phecodes``: columns ``unit_id``, ``phecode`` (rolled up; duplicates allowed).
+    ``unit_phecodes``: columns ``unit_id``, ``phecode`` (rolled up; duplicates allowed) and, for
+    ``min_code_count > 1``, ``icd``. A case needs at least ``min_code_count`` distinct ICD codes of the phecode
+    (PheTK / the R PheWAS package: 2); a unit with fewer, but at least one, is excluded (neither case nor
+    control), as in the R package.
     ``sex``: indexed like ``units``, 1 = male, 0 = female, NaN = unknown.
     ``phecodes``: the columns wanted (default: every phecode with at least one case).
     """
-    up = unit_phecodes[unit_phecodes["unit_id"].isin(units)].drop_duplicates(["unit_id", "phecode"])
+    up = unit_phecodes[unit_phecodes["unit_id"].isin(units)]
+    few = None
+    if min_code_count > 1:
+        n_codes = up.drop_duplicates(["unit_id", "phecode", "icd"]).groupby(["unit_id", "phecode"]).size()
+        few = n_codes[n_codes < min_code_count].reset_index()[["unit_id", "phecode"]]
+    up = up.drop_duplicates(["unit_id", "phecode"])
     present = sorted(up["phecode"].unique())
     col = {p: j for j, p in enumerate(present)}
     row = pd.Series(np.arange(len(units)), index=units)
@@ -128,5 +136,9 @@ def phenotype_matrix(unit_phecodes: pd.DataFrame, units: pd.Index, sex: pd.Serie
             v[sx != 1] = np.nan
         elif restriction == "Female":
             v[sx != 0] = np.nan
+        if few is not None:
+            u = few.loc[few["phecode"] == p, "unit_id"]
+            if len(u):
+                v[row.loc[u].to_numpy()] = np.nan
         out[:, k] = v
     return pd.DataFrame(out, index=units, columns=pd.Index(wanted, name="phecode"))

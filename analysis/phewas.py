@@ -1,26 +1,35 @@
-"""PheWAS estimator: every ECG feature against every phecode, adjusted for age and sex.
+"""PheWAS estimator: every ECG feature against every phecode, adjusted for age, sex and other covariates.
 
-Model per (feature, phecode): ``logit P(case) = b0 + b_age*age + b_sex*sex + beta*z``, where ``z`` is the
-feature z-scored (sample SD) within the phecode's analysed units (cases + controls), so ``exp(beta)`` is the
-odds ratio per SD.
+Model per (feature, phecode): ``logit P(case) = b0 + covariates + beta*z``, where ``z`` is the feature
+z-scored (sample SD) within the phecode's analysed units (cases + controls), so ``exp(beta)`` is the odds
+ratio per SD.
+
+``p`` comes from one test for every pair: the **efficient score test** against the covariate-only model,
+with the **saddlepoint approximation** of its null distribution (SAIGE's SPA, :mod:`analysis._spa`) wherever
+the normal approximation is unsafe (``method='score_spa'``: score p < ``spa_cutoff`` and a predicted
+Edgeworth error above ``spa_tol``; rare phecodes and skewed features), else the normal approximation
+(``method='score'``). Why not the refit's Wald or likelihood-ratio p: Wald fails under separation (a
+non-converged fit gave Wald p 2e-32 for an LRT p of 1), and replacing the screening p by a refit p only
+for pairs below the screening threshold biases the null tail (measured by permutation: 0.62x nominal at
+1e-3). The SPA is exact for the score statistic's tail (permutation p 2.5e-5 vs SPA 1.3e-5 where the normal
+approximation said 2.4e-7) and stays finite and valid under separation.
 
 How the ~10^6 regressions are made fast (see :mod:`analysis._irls`):
 
 1. one null model (covariates only) per phecode, fitted for blocks of phecodes at once;
-2. a score test of all features against each null model with a few matrix products;
-3. exact batched Newton refits of the full model (batched across features *and* phecodes, one outcome
-   and mask per column) for the pairs with score p < ``screen_p`` or score-test BH q < 2 x alpha
-   (``refit='hits'``), or for every pair (``refit='all'``), giving the maximum-likelihood beta, SE,
-   Wald p (the reported ``p``; identical to ``statsmodels.Logit``) and a likelihood-ratio p.
+2. a score test of all features against each null model with a few matrix products, then the SPA for the
+   pairs that need it (a few Newton steps per pair on the exact cumulant generating function);
+3. batched refits (``estimate`` column, :mod:`analysis._refits`) for pairs with p < ``screen_p`` or BH q
+   < 2 x alpha (``refit='hits'``) or all pairs (``refit='all'``): maximum likelihood (identical to
+   ``statsmodels.Logit``; ``p_wald``, ``p_lrt``), or Firth's penalised likelihood (``p_firth``, penalised
+   LRT as logistf) for phecodes with fewer than ``firth_below`` cases or controls and whenever the ML
+   fit did not converge or showed separation. Other pairs keep the one-step estimate ``beta = U/V``,
+   ``se = 1/sqrt(V)`` (``estimate='one_step'``), accurate for small effects.
 
 Multiple testing (:mod:`analysis.fdr`): ``q`` is Benjamini-Hochberg over all tests; ``q_phecode`` is BH over
 phecodes of each phecode's Simes p-value; ``q_hier`` is the two-stage (phecode, then feature) adjusted
-value. ``hit`` is ``q_hier < alpha`` by default (``fdr='hierarchical'``) or ``q < alpha`` (``fdr='bh'``).
-
-Pairs that are not refitted keep the score p (``method='score'``) with a one-step estimate
-``beta = U/V`` and ``se = 1/sqrt(V)`` (on the per-SD scale), which is accurate for small effects. BH q-values
-are computed across all tests; ``bonferroni`` flags p < alpha / n_tests. Non-converged or separated fits
-are kept with ``converged=False`` and a ``note``.
+value. ``hit`` is ``q_hier < alpha`` by default (``fdr='hierarchical'``) or ``q < alpha`` (``fdr='bh'``),
+and the pair's fit converged: a non-converged fit is never a hit. ``bonferroni`` flags p < alpha / n_tests.
 """
 from __future__ import annotations
 
@@ -33,7 +42,7 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
-from analysis import _irls
+from analysis import _irls, _refits, _spa
 from analysis.fdr import METHODS as FDR_METHODS
 from analysis.fdr import hierarchical_qvalues
 from analysis.stats_utils import LN10, bh_qvalues, log10_p_chi2, log10_p_wald
@@ -44,8 +53,11 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = [
     "feature", "feature_kind", "phecode", "description", "category", "n_cases", "n_controls",
     "beta", "se", "odds_ratio", "or_ci_low", "or_ci_high", "p", "log10_p", "q", "bonferroni",
-    "q_phecode", "q_hier", "hit", "p_score", "p_wald", "p_lrt", "converged", "method", "note",
+    "q_phecode", "q_hier", "hit", "p_score", "p_spa", "p_wald", "p_lrt", "p_firth", "converged", "method",
+    "estimate", "note",
 ]
+
+REFIT_ESTIMATES = ("ml", "firth")
 
 _KIND_PREFIXES = (("sim_", "prototype"), ("prob_", "class_probability"), ("logit_", "branch_logit"),
                   ("agg_", "class_aggregate"), ("concept_", "machine_concept"))
@@ -78,6 +90,9 @@ class PheWASConfig:
     block_size: int = 32
     refit_chunk: int = 256
     fdr: str = "hierarchical"   # which adjusted value decides ``hit``: "hierarchical" (q_hier) or "bh" (q)
+    spa_cutoff: float = 0.05    # score p below which the saddlepoint approximation is considered (SAIGE: |z|>2)
+    spa_tol: float = 0.01       # ... and applied where the normal p is predicted to be off by more than this
+    firth_below: int = 200      # refits of phecodes with fewer cases (or controls) use Firth
 
 
 class PheWAS:
@@ -93,14 +108,15 @@ class PheWAS:
     def __init__(self, min_cases: int = 20, min_controls: int = 20, screen_p: float = 1e-3,
                  refit: str = "hits", covariates: Sequence[str] = ("age", "sex"), alpha: float = 0.05,
                  tol: float = 1e-8, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 256,
-                 fdr: str = "hierarchical", progress: bool = False) -> None:
+                 fdr: str = "hierarchical", spa_cutoff: float = 0.05, spa_tol: float = 0.01,
+                 firth_below: int = 200, progress: bool = False) -> None:
         if refit not in ("hits", "all"):
             raise ValueError("refit must be 'hits' or 'all'")
         if fdr not in FDR_METHODS:
             raise ValueError(f"fdr must be one of {FDR_METHODS}, got {fdr!r}")
         self.config = PheWASConfig(min_cases, min_controls, float(screen_p), refit, tuple(covariates),
                                    float(alpha), float(tol), int(max_iter), int(block_size),
-                                   int(refit_chunk), fdr)
+                                   int(refit_chunk), fdr, float(spa_cutoff), float(spa_tol), int(firth_below))
         self.progress = progress
 
     # ------------------------------------------------------------------ inputs
@@ -167,6 +183,8 @@ class PheWAS:
         C = np.column_stack([np.ones(len(units)), (cov - cmean) / csd])
         P_arr = P[phecodes].to_numpy(dtype=float)
         outs, requests = [], []
+        small = np.zeros(len(phecodes), dtype=bool)
+        feat_skew, feat_m4 = _spa.score_moments(F)
         null_beta = np.zeros((len(phecodes), C.shape[1]))
         null_ll = np.zeros(len(phecodes))
         bs = cfg.block_size
@@ -180,12 +198,17 @@ class PheWAS:
             null_beta[b0:b0 + Y.shape[1]] = null.beta
             null_ll[b0:b0 + Y.shape[1]] = null.loglik
             for k in range(Y.shape[1]):
-                out, sel = self._score_phecode(phecodes[b0 + k], k, Y[:, k], M[:, k].astype(bool), null, sc)
+                m = M[:, k].astype(bool)
+                out = self._score_phecode(phecodes[b0 + k], k, Y[:, k], m, null, sc)
+                self._saddlepoint(out, F, C, m, null, sc, k, feat_skew, feat_m4)
+                small[b0 + k] = min(out["n_cases"][0], out["n_controls"][0]) < cfg.firth_below
                 outs.append(out)
+                sel = np.flatnonzero(~np.isnan(out["log10_p"]) & ((out["log10_p"] < np.log10(cfg.screen_p))
+                                                                    | (cfg.refit == "all")))
                 if len(sel):
                     requests.append((b0 + k, sel))
         requests = self._add_score_hits(requests, outs)
-        self._refit_all(requests, outs, F, C, P_arr, null_beta, null_ll)
+        _refits.refit_requests(requests, outs, F, C, P_arr, null_beta, null_ll, small, cfg, self.progress)
         res = pd.DataFrame({key: np.concatenate([o[key] for o in outs]) for key in outs[0]})
         res.insert(0, "feature", np.asarray(names, dtype=object)[res.pop("_j").to_numpy()])
         kinds = {n: feature_kind(n) for n in names}
@@ -197,8 +220,8 @@ class PheWAS:
         return self
 
     def _score_phecode(self, code: str, k: int, y: np.ndarray, m: np.ndarray, null: _irls.NullFit,
-                       sc: _irls.ScoreBlock) -> tuple[dict, np.ndarray]:
-        """Score-test results of one phecode and the features to refit exactly."""
+                       sc: _irls.ScoreBlock) -> dict:
+        """Score-test results of one phecode (normal approximation)."""
         cfg = self.config
         U, V, sd = sc.U[:, k], sc.V[:, k], sc.sd[:, k]
         p = len(U)
@@ -221,18 +244,40 @@ class PheWAS:
                "n_cases": np.full(p, n_cases), "n_controls": np.full(p, n_controls),
                "beta": np.where(usable, beta, np.nan), "se": np.where(usable, se, np.nan),
                "log10_p": log10_ps, "log10_p_score": log10_ps.copy(),
-               "log10_p_wald": np.full(p, np.nan), "log10_p_lrt": np.full(p, np.nan),
+               "log10_p_spa": np.full(p, np.nan), "log10_p_wald": np.full(p, np.nan),
+               "log10_p_lrt": np.full(p, np.nan), "log10_p_firth": np.full(p, np.nan),
                "converged": np.where(usable, bool(null.converged[k]), False),
-               "method": np.full(p, "score", dtype=object), "note": note}
-        sel = np.flatnonzero(usable & ((log10_ps < np.log10(cfg.screen_p)) | (cfg.refit == "all")))
-        return out, sel
+               "method": np.full(p, "score", dtype=object), "estimate": np.full(p, "one_step", dtype=object),
+               "note": note, "_U": U}
+        return out
+
+    def _saddlepoint(self, out: dict, F: np.ndarray, C: np.ndarray, m: np.ndarray, null: _irls.NullFit,
+                     sc: _irls.ScoreBlock, k: int, feat_skew: np.ndarray, feat_m4: np.ndarray) -> None:
+        """SPA p-values (:mod:`analysis._spa`) for the pairs with score p < ``spa_cutoff`` whose normal
+        approximation is predicted to be off by more than ``spa_tol``; they become ``method='score_spa'``."""
+        cfg = self.config
+        lp = out["log10_p_score"]
+        cand = np.flatnonzero(np.isfinite(lp) & (lp < np.log10(cfg.spa_cutoff)))
+        if len(cand) == 0:
+            return
+        z = out["_U"][cand] / np.sqrt(sc.V[cand, k])
+        cand = cand[_spa.spa_gate(z, feat_skew[cand], feat_m4[cand], null.mu[:, k], m, cfg.spa_tol)]
+        w = np.where(m, null.mu[:, k] * (1.0 - null.mu[:, k]), 0.0)
+        for c0 in range(0, len(cand), cfg.refit_chunk):
+            cc = cand[c0:c0 + cfg.refit_chunk]
+            G = _spa.adjusted_features(F, C, w, m, null.hess_pinv[k], cc)
+            mu = np.broadcast_to(null.mu[:, [k]], G.shape)
+            ls = _spa.spa_log10_p(G, mu, out["_U"][cc])
+            out["log10_p_spa"][cc] = ls
+            out["log10_p"][cc] = ls
+            out["method"][cc] = "score_spa"
 
     def _add_score_hits(self, requests: list, outs: list) -> list:
         """Also refit every pair whose score-test q is below 2 x alpha, so hits always carry exact fits
         even when the BH threshold lies above ``screen_p`` (many true associations)."""
         if self.config.refit == "all":
             return requests
-        q = bh_qvalues(_p_for_bh(np.concatenate([o["log10_p_score"] for o in outs])))
+        q = bh_qvalues(_p_for_bh(np.concatenate([o["log10_p"] for o in outs])))
         have = {k: set(sel.tolist()) for k, sel in requests}
         merged, pos = [], 0
         for k, o in enumerate(outs):
@@ -244,75 +289,11 @@ class PheWAS:
                 merged.append((k, sel))
         return merged
 
-    def _refit_all(self, requests: list, outs: list, F: np.ndarray, C: np.ndarray, P_arr: np.ndarray,
-                   null_beta: np.ndarray, null_ll: np.ndarray) -> None:
-        """Exact refits of the requested pairs, batched across phecodes (one outcome/mask per column).
-
-        Phecodes where a covariate is constant among the analysed units (e.g. sex for a sex-specific
-        phecode) are refitted on their own with that covariate dropped.
-        """
-        cfg = self.config
-        pairs_k, pairs_j = [], []
-        for kg, sel in requests:
-            m = np.isfinite(P_arr[:, kg])
-            if all(np.ptp(C[m, a]) > 0 for a in range(1, C.shape[1])):
-                pairs_k.append(np.full(len(sel), kg))
-                pairs_j.append(sel)
-            else:
-                self._refit_reduced(sel, F, C, np.nan_to_num(P_arr[:, kg]), m, outs[kg])
-        if not pairs_k:
-            return
-        ks, js = np.concatenate(pairs_k), np.concatenate(pairs_j)
-        chunks = range(0, len(ks), cfg.refit_chunk)
-        for c0 in tqdm(chunks, desc="phewas refits", disable=not self.progress, unit="chunk"):
-            kc, jc = ks[c0:c0 + cfg.refit_chunk], js[c0:c0 + cfg.refit_chunk]
-            Yraw = P_arr[:, kc]
-            Mk = np.isfinite(Yraw).astype(float)
-            # exact (two-pass) z-scoring within each column's analysed units; zero elsewhere
-            Fz = F[:, jc]
-            nk = Mk.sum(0)
-            Fz -= np.einsum("nb,nb->b", Fz, Mk) / nk
-            Fz *= Mk
-            Fz /= np.sqrt(np.einsum("nb,nb->b", Fz, Fz) / (nk - 1.0))
-            r = _irls.refit_block(C, np.nan_to_num(Yraw), Fz, null_beta[kc], mask=Mk, tol=cfg.tol,
-                                  max_iter=cfg.max_iter)
-            for kg in np.unique(kc):
-                w = kc == kg
-                self._store(outs[kg], jc[w], r, w, null_ll[kg])
-
-    def _refit_reduced(self, sel: np.ndarray, F: np.ndarray, C: np.ndarray, y: np.ndarray, m: np.ndarray,
-                       out: dict) -> None:
-        cfg = self.config
-        keep = [0] + [a for a in range(1, C.shape[1]) if np.ptp(C[m, a]) > 0]
-        Cm, ym = C[m][:, keep], y[m]
-        beta0, ll0 = _null_fit_reduced(Cm, ym, cfg.tol, cfg.max_iter)
-        rows = np.flatnonzero(m)
-        for start in range(0, len(sel), cfg.refit_chunk):
-            js = sel[start:start + cfg.refit_chunk]
-            Fj = F[np.ix_(rows, js)]
-            Fz = (Fj - Fj.mean(0)) / Fj.std(0, ddof=1)
-            r = _irls.refit_block(Cm, ym, Fz, beta0, tol=cfg.tol, max_iter=cfg.max_iter)
-            self._store(out, js, r, np.ones(len(js), dtype=bool), ll0)
-
-    def _store(self, out: dict, js: np.ndarray, r: _irls.RefitResult, w: np.ndarray, ll0: float) -> None:
-        b, s = r.beta[w, -1], r.se[w, -1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lw = log10_p_wald(b / s)
-        out["beta"][js] = b
-        out["se"][js] = s
-        out["log10_p_wald"][js] = lw
-        out["log10_p_lrt"][js] = log10_p_chi2(2.0 * (r.loglik[w] - ll0))
-        out["log10_p"][js] = lw
-        out["method"][js] = "irls"
-        out["converged"][js] = r.converged[w]
-        out["note"][js] = np.where(r.separated[w], "possible (quasi-)complete separation; estimate unreliable",
-                                   np.where(~r.converged[w],
-                                            f"did not converge in {self.config.max_iter} iterations", ""))
-
     def _finish(self, res: pd.DataFrame, phecode_info: pd.DataFrame | None) -> None:
         cfg = self.config
+        res.pop("_U")
         res["p"] = np.power(10.0, res["log10_p"])
-        for col in ("score", "wald", "lrt"):
+        for col in ("score", "spa", "wald", "lrt", "firth"):
             res[f"p_{col}"] = np.power(10.0, res.pop(f"log10_p_{col}"))
         p_ranked = _p_for_bh(res["log10_p"].to_numpy())
         res["q"] = bh_qvalues(p_ranked)
@@ -320,7 +301,8 @@ class PheWAS:
         res["q_phecode"] = hq["q_phecode"].to_numpy()
         res["q_hier"] = hq["q_hier"].to_numpy()
         decide = res["q_hier"] if cfg.fdr == "hierarchical" else res["q"]
-        res["hit"] = (decide < cfg.alpha).to_numpy()
+        # a fit that did not converge (or separated data that Firth could not fit) is never a hit
+        res["hit"] = ((decide < cfg.alpha) & res["converged"].astype(bool)).to_numpy()
         n_tests = int(res["log10_p"].notna().sum())
         res["bonferroni"] = res["log10_p"] < np.log10(cfg.alpha / max(n_tests, 1))
         z = stats.norm.ppf(0.975)
@@ -339,7 +321,7 @@ class PheWAS:
         self.n_hits_ = int(res["hit"].sum())
         self.n_phecodes_selected_ = int(res.loc[res["q_phecode"] < cfg.alpha, "phecode"].nunique())
         log.info("PheWAS: %d tests, %d hits (%s FDR < %.2f; %d phecodes selected; %d refitted)", n_tests,
-                 self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, int((res["method"] == "irls").sum()))
+                 self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, int(res["estimate"].isin(REFIT_ESTIMATES).sum()))
 
     # ------------------------------------------------------------------ views
     @property
@@ -375,12 +357,6 @@ def _p_for_bh(log10_p: np.ndarray) -> np.ndarray:
     return p
 
 
-def _null_fit_reduced(C: np.ndarray, y: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, float]:
-    """Covariate-only fit on the analysed units (the refit start and the LRT reference)."""
-    nf = _irls.fit_null_block(C, y[:, None], np.ones((len(y), 1)), tol=tol, max_iter=max_iter)
-    return nf.beta[0], float(nf.loglik[0])
-
-
 def _phecode_info_frame(info: pd.DataFrame | None) -> pd.DataFrame | None:
     if info is None:
         return None
@@ -394,4 +370,4 @@ def _phecode_info_frame(info: pd.DataFrame | None) -> pd.DataFrame | None:
     return df[~df.index.duplicated()]
 
 
-__all__ = ["PheWAS", "PheWASConfig", "PheWASInputError", "RESULT_COLUMNS", "feature_kind", "LN10"]
+__all__ = ["PheWAS", "PheWASConfig", "PheWASInputError", "REFIT_ESTIMATES", "RESULT_COLUMNS", "feature_kind", "LN10"]

@@ -74,13 +74,14 @@ def find_prototype_table(features: str | Path, model: str | Path | None = None) 
 
 
 def study_cohort(mimic: str | Path, days_before_admit: float = 7.0, unit: str = "first_ecg_per_admission",
-                 version: str = "1.2", min_cases: int = 20, min_controls: int = 20):
+                 version: str = "1.2", min_cases: int = 20, min_controls: int = 20, min_code_count: int = 1):
     """The analysis cohort (:func:`analysis.cohort.build_cohort`), warning when units share patients."""
     from .cohort import build_cohort
     from .linkage import LinkageRule
 
     cohort = build_cohort(mimic, rule=LinkageRule(days_before_admit=days_before_admit, unit=unit),
-                          phecode_version=version, min_cases=min_cases, min_controls=min_controls)
+                          phecode_version=version, min_cases=min_cases, min_controls=min_controls,
+                          min_code_count=min_code_count)
     n_units, n_patients = len(cohort.units), int(cohort.units["subject_id"].nunique())
     if n_units > 1.1 * n_patients:
         log.warning("%d units come from %d patients (%.2f per patient): a patient's admissions share chronic "
@@ -134,8 +135,14 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
                      phecodes: str = "1.2", min_cases: int = 20, min_controls: int = 20, screen_p: float = 1e-3,
                      refit: str = "hits", fdr: str = "hierarchical", aggregates: bool = True,
                      concepts: bool = True, predict: Sequence[str] | None = None, days_before_admit: float = 7.0,
-                     unit: str = "first_ecg_per_admission", progress: bool = True) -> dict:
-    """Scan every feature against every phecode and write the results folder ``out``; returns the summary."""
+                     unit: str = "first_ecg_per_admission", progress: bool = True, min_code_count: int = 1,
+                     covariates: str | Path | None = None, covariate_cols: Sequence[str] | None = None,
+                     calibrate: int = 0) -> dict:
+    """Scan every feature against every phecode and write the results folder ``out``; returns the summary.
+
+    ``covariates``: a CSV/Parquet of extra covariates keyed by subject_id or study_id (age and sex always);
+    ``calibrate``: permutations of case status over the model's features whose observed/expected null rates
+    are recorded in ``run.json``."""
     from . import plots
     from .phewas import PheWAS
     from .recovery import read_ground_truth, score_recovery
@@ -143,13 +150,19 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    from .covariates import build_covariates
+    from .phewas import PheWASInputError
+
+    if min_code_count < 1:
+        raise PheWASInputError("--min-code-count must be at least 1")
     feats = load_features(features)
-    cohort = study_cohort(mimic, days_before_admit, unit, phecodes, min_cases, min_controls)
+    cohort = study_cohort(mimic, days_before_admit, unit, phecodes, min_cases, min_controls, min_code_count)
+    design = build_covariates(cohort.units, path=covariates, columns=list(covariate_cols) if covariate_cols else None)
     protos = find_prototype_table(features, model)
     table, pmap = build_feature_table(feats, mimic, protos, aggregates, concepts)
     pw = PheWAS(min_cases=min_cases, min_controls=min_controls, screen_p=screen_p, refit=refit, fdr=fdr,
-                progress=progress)
-    pw.fit(table, cohort.phenotypes, cohort.units[["age", "sex"]], phecode_info=cohort.phecode_info)
+                covariates=design.columns, progress=progress)
+    pw.fit(table, cohort.phenotypes, design.table, phecode_info=cohort.phecode_info)
     res = pw.results_
     res.to_parquet(out / RESULT_FILES[0], index=False)
     res.to_csv(out / RESULT_FILES[1], index=False)
@@ -164,7 +177,9 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
                "n_phecodes_selected": pw.n_phecodes_selected_,
                "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),
                "n_bonferroni": int(res["bonferroni"].sum()),
-               "n_refitted": int((res["method"] == "irls").sum()),
+               "n_refitted": int((res["estimate"] != "one_step").sum()),
+               "n_firth": int((res["estimate"] == "firth").sum()),
+               "n_saddlepoint": int((res["method"] == "score_spa").sum()),
                "n_not_converged": int((~res["converged"]).sum()), "linkage_rule": cohort.rule,
                "phecode_version": phecodes, "alpha": pw.config.alpha}
     if truth_path.exists():
@@ -199,9 +214,21 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
             auc.to_csv(out / "prediction_auroc.csv", index=False)
             summary["prediction_auroc"] = auc[["phecode", "feature_set", "auroc", "ci_low", "ci_high"]] \
                 .to_dict("records")
+    calibration = None
+    if calibrate > 0:
+        from . import comparators
+        from .calibration import permutation_calibration
+
+        model_feats = comparators.scan_table(feats, protos, None, aggregates=aggregates)
+        cal = permutation_calibration(model_feats, cohort.phenotypes, design.table, n_permutations=calibrate,
+                                      min_cases=min_cases, min_controls=min_controls)
+        calibration = {"method": "row permutations of the phenotype table over the model's features with "
+                                 "pairwise |r| < 0.8", **cal.to_dict()}
+        summary["calibration_ratios"] = {str(r["threshold"]): r["ratio"] for r in cal.table.to_dict("records")}
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     (out / RUN_FILE).write_text(to_json({
         "command": "phewas", "features": str(features), "mimic": str(mimic), "model": model,
+        "calibration": calibration, "covariates": design.report(), "min_code_count": min_code_count,
         "linkage_rule": cohort.rule, "linkage_stats": cohort.linkage_stats, "config": pw.config_,
         "n_dropped_units": len(pw.dropped_units_), "constant_features": pw.constant_features_,
         "skipped_phecodes": int(len(pw.skipped_phecodes_) + len(cohort.dropped_phecodes)),

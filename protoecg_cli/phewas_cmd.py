@@ -24,6 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phecodes", choices=["1.2", "X"], default="1.2", help="phecode system")
     p.add_argument("--min-cases", type=int, default=20)
     p.add_argument("--min-controls", type=int, default=20)
+    p.add_argument("--min-code-count", type=int, default=1,
+                   help="distinct ICD codes of a phecode in the unit's admission needed for a case; units with "
+                        "fewer (but some) are excluded (default 1: MIMIC-IV lists a code once per admission; "
+                        "PheTK's 2 counts codes over a patient's record)")
+    p.add_argument("--covariates", default=None, metavar="FILE",
+                   help="CSV/Parquet of extra covariates keyed by subject_id or study_id; text columns are "
+                        "dummy-coded, constant or collinear columns dropped and reported (age and sex always)")
+    p.add_argument("--covariate-cols", default=None,
+                   help="comma-separated columns of --covariates to use (default: all but the key)")
+    p.add_argument("--calibrate", type=int, default=0, metavar="N",
+                   help="also run N permutations of case status over the model's decorrelated features and "
+                        "record the observed/expected null rates at 1e-2/1e-3/1e-4 in run.json (default 0)")
     p.add_argument("--screen-p", type=float, default=1e-3,
                    help="score-test p below which a pair is refitted exactly (default 1e-3)")
     p.add_argument("--refit", choices=["hits", "all"], default="hits")
@@ -75,7 +87,10 @@ def run_phewas(args: argparse.Namespace) -> int:
         args.features, args.mimic, out, model=args.model, phecodes=args.phecodes, min_cases=args.min_cases,
         min_controls=args.min_controls, screen_p=args.screen_p, refit=args.refit, fdr=args.fdr,
         aggregates=not args.no_aggregates, concepts=not args.no_concepts, predict=args.predict,
-        days_before_admit=args.days_before_admit, unit=args.unit, progress=not args.no_progress)
+        days_before_admit=args.days_before_admit, unit=args.unit, progress=not args.no_progress,
+        min_code_count=args.min_code_count, covariates=args.covariates,
+        covariate_cols=args.covariate_cols.split(",") if args.covariate_cols else None,
+        calibrate=args.calibrate)
     if args.json:
         print(to_json(summary))
     else:

@@ -25,10 +25,17 @@ class PlantedEffect:
     odds_ratio: float
 
 
+# Effect sizes are set for power, not realism alone: with the default 1,000 patients (~1,500 admissions)
+# every planted pair must be detectable by an ideal feature at a PheWAS-wide threshold (p ~ 1e-4 after
+# ~10^5 tests), otherwise the demo measures luck. LBBB -> heart failure codes systolic failure (428.3) as
+# often as unspecified failure (428.1) in both ICD versions: with ICD-10 I50.22 as its only source,
+# 428.3 had ~23 cases and an expected z of ~3 even for a perfect LBBB feature. Low voltage -> hypothyroidism
+# at OR 4 had an expected z of ~5 for the label itself and ~4.5 for a 90%-sensitive machine statement
+# (power ~75% at 1e-4); OR 6 gives ~7 (power > 99%).
 PLANTED: tuple[PlantedEffect, ...] = (
     PlantedEffect("AFIB", 0.12, ("42731",), ("I4891", "I480", "I482"), 0.04, 10.0),
-    PlantedEffect("CLBBB", 0.08, ("4280",), ("I509", "I5022"), 0.06, 5.0),
-    PlantedEffect("LVOLT", 0.08, ("2449",), ("E039",), 0.05, 4.0),
+    PlantedEffect("CLBBB", 0.08, ("4280", "42822"), ("I509", "I5022"), 0.06, 6.0),
+    PlantedEffect("LVOLT", 0.08, ("2449",), ("E039",), 0.05, 6.0),
     PlantedEffect("IMI", 0.09, ("412",), ("I252",), 0.05, 5.0),
 )
 SURVIVAL_SIGNATURE, SURVIVAL_HR = "CLBBB", 2.5

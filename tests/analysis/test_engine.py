@@ -36,16 +36,18 @@ def _statsmodels_fit(s, feature: str, phecode: str):
 
 
 def test_refits_agree_with_statsmodels(sim):
-    pw = PheWAS(refit="all").fit(sim.features, sim.phenotypes, sim.units[["age", "sex"]], sim.phecode_info)
+    # firth_below=0: every refit is the maximum-likelihood one
+    pw = PheWAS(refit="all", firth_below=0).fit(sim.features, sim.phenotypes, sim.units[["age", "sex"]],
+                                                sim.phecode_info)
     res = pw.results_
-    assert (res["method"] == "irls").all() and res["converged"].all()
+    assert (res["estimate"] == "ml").all() and res["converged"].all()
     assert len(res) == sim.features.shape[1] * sim.phenotypes.shape[1]
     dbeta, dse, dlogp, dlrt = [], [], [], []
     for row in res.itertuples():
         fit = _statsmodels_fit(sim, row.feature, row.phecode)
         dbeta.append(abs(fit.params[-1] - row.beta))
         dse.append(abs(fit.bse[-1] - row.se))
-        dlogp.append(abs(np.log10(fit.pvalues[-1]) - row.log10_p))
+        dlogp.append(abs(np.log10(fit.pvalues[-1]) - np.log10(row.p_wald)))
         null = sm.Logit(fit.model.endog, fit.model.exog[:, :-1]).fit(disp=0)
         lrt_p = stats.chi2.sf(2 * (fit.llf - null.llf), 1)
         dlrt.append(abs(np.log10(lrt_p) - np.log10(row.p_lrt)))
@@ -59,12 +61,12 @@ def test_refits_agree_with_statsmodels(sim):
 
 def test_screened_refits_equal_full_refits_and_score_p_is_close(sim):
     cov = sim.units[["age", "sex"]]
-    full = PheWAS(refit="all").fit(sim.features, sim.phenotypes, cov).results_
-    hits = PheWAS(refit="hits", screen_p=1e-3).fit(sim.features, sim.phenotypes, cov).results_
-    ref = hits["method"] == "irls"
+    full = PheWAS(refit="all", firth_below=0).fit(sim.features, sim.phenotypes, cov).results_
+    hits = PheWAS(refit="hits", screen_p=1e-3, firth_below=0).fit(sim.features, sim.phenotypes, cov).results_
+    ref = hits["estimate"] == "ml"
     assert 0 < ref.sum() < len(hits)
     np.testing.assert_allclose(hits.loc[ref, "beta"], full.loc[ref, "beta"], rtol=0, atol=1e-12)
-    assert (hits.loc[~ref, "p_score"] >= 1e-3).all()
+    assert (hits.loc[~ref, "p"] >= 1e-3).all()
     # the score test and the likelihood-ratio test are asymptotically equivalent under the null
     null = full[full["p_lrt"] > 0.01]
     diff = np.abs(np.log10(hits.loc[null.index, "p_score"]) - np.log10(null["p_lrt"]))
@@ -73,19 +75,32 @@ def test_screened_refits_equal_full_refits_and_score_p_is_close(sim):
     assert np.abs(hits.loc[null.index, "beta"] - null["beta"]).max() < 0.01
 
 
-def test_separation_is_flagged_not_dropped():
-    rng = np.random.default_rng(0)
-    n = 400
+def _separated_data(seed: int = 0, n: int = 400):
+    rng = np.random.default_rng(seed)
     idx = pd.Index(range(n), name="study_id")
     y = (rng.uniform(size=n) < 0.3).astype(float)
     feats = pd.DataFrame({"sim_sep": y + rng.uniform(0, 0.5, n), "sim_noise": rng.standard_normal(n)}, index=idx)
     cov = pd.DataFrame({"age": rng.uniform(30, 80, n), "sex": rng.integers(0, 2, n)}, index=idx)
-    res = PheWAS(refit="all").fit(feats, pd.DataFrame({"250.2": y}, index=idx), cov).results_
-    sep = res.set_index("feature").loc["sim_sep"]
-    assert not sep["converged"]
-    assert "separation" in sep["note"]
-    noise = res.set_index("feature").loc["sim_noise"]
-    assert noise["converged"] and noise["note"] == ""
+    return feats, pd.DataFrame({"250.2": y}, index=idx), cov
+
+
+def test_separation_falls_back_to_firth():
+    feats, pheno, cov = _separated_data()
+    res = PheWAS(refit="all", firth_below=0).fit(feats, pheno, cov).results_.set_index("feature")
+    sep = res.loc["sim_sep"]
+    assert sep["estimate"] == "firth" and "separation" in sep["note"]
+    assert sep["converged"] and np.isfinite(sep["beta"]) and sep["beta"] > 0
+    assert sep["p_firth"] < 1e-10 and sep["p"] < 1e-10 and sep["hit"]
+    noise = res.loc["sim_noise"]
+    assert noise["estimate"] == "ml" and noise["converged"] and noise["note"] == ""
+
+
+def test_a_fit_that_did_not_converge_is_never_a_hit():
+    feats, pheno, cov = _separated_data()
+    res = PheWAS(refit="all", max_iter=2).fit(feats, pheno, cov).results_.set_index("feature")
+    sep = res.loc["sim_sep"]
+    assert not sep["converged"] and "never a hit" in sep["note"]
+    assert sep["q_hier"] < 0.05 and not sep["hit"]
 
 
 def test_feature_constant_within_phecode_gives_nan_with_note():

@@ -7,7 +7,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from analysis.comparators import class_aggregates, prototype_class_map
-from analysis.phewas import RESULT_COLUMNS, PheWAS, PheWASInputError, feature_kind
+from analysis.phewas import REFIT_ESTIMATES, RESULT_COLUMNS, PheWAS, PheWASInputError, feature_kind
 from analysis.phewas_sim import simulate_phewas
 from analysis.recovery import is_descendant_or_self, score_recovery, tied_features
 
@@ -35,8 +35,8 @@ def test_results_are_tidy_and_consistent(fitted):
     assert (r["description"].str.startswith("simulated")).all()
     cases = s.phenotypes.eq(1).sum()
     assert (r.groupby("phecode")["n_cases"].first() == cases.loc[r["phecode"].unique()]).all()
-    assert set(r["method"]) == {"score", "irls"}
-    assert (r.loc[r["q"] < 0.05, "method"] == "irls").all()      # every hit carries an exact fit
+    assert set(r["method"]) <= {"score", "score_spa"}
+    assert r.loc[r["q"] < 0.05, "estimate"].isin(REFIT_ESTIMATES).all()      # every hit carries an exact fit
 
 
 def test_summary_holds_the_planted_pairs(fitted):
@@ -47,7 +47,7 @@ def test_summary_holds_the_planted_pairs(fitted):
     for row in s.ground_truth[s.ground_truth["planted"]].itertuples():
         best = top[top["phecode"] == row.phecode].iloc[0]
         assert row.signature in best["feature"] or prototype_class_map(s.prototypes).get(best["feature"]) == row.signature
-        assert best["beta"] > 0 and best["method"] == "irls"
+        assert best["beta"] > 0 and best["estimate"] in REFIT_ESTIMATES
 
 
 def test_recovery_scoring(fitted):

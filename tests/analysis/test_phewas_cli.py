@@ -113,3 +113,26 @@ def test_phewas_cli_patient_units_and_the_clustering_warning(demo, capsys, caplo
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["n_units"] > summary["n_patients"]
     assert any("first_ecg_per_patient" in r.message for r in caplog.records)
+
+
+def test_phewas_cli_covariate_file_and_calibration(demo, capsys):
+    import numpy as np
+
+    root, mimic, feats = demo
+    pts = pd.read_csv(mimic / "hosp" / "patients.csv.gz")
+    rng = np.random.default_rng(0)
+    cov = pd.DataFrame({"subject_id": pts["subject_id"], "site": rng.choice(["a", "b"], len(pts)), "one": 1.0})
+    cov.to_csv(root / "cov.csv", index=False)
+    out = root / "out_cov"
+    rc = main(["phewas", "--features", str(feats), "--mimic", str(mimic), "--out", str(out), "--json",
+               "--no-progress", "--covariates", str(root / "cov.csv"), "--calibrate", "2"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = json.loads((out / "run.json").read_text())
+    assert run["covariates"]["columns"] == ["age", "sex", "site=b"]
+    assert "constant" in run["covariates"]["dropped"]["one"]
+    assert run["config"]["covariates"] == ["age", "sex", "site=b"] and run["min_code_count"] == 1
+    cal = run["calibration"]
+    assert cal["n_permutations"] == 2 and [t["threshold"] for t in cal["thresholds"]] == [1e-2, 1e-3, 1e-4]
+    assert all(t["n_tests"] > 0 for t in cal["thresholds"])
+    assert set(summary["calibration_ratios"]) == {"0.01", "0.001", "0.0001"}
