@@ -77,6 +77,7 @@ class CVResult:
     scores: np.ndarray
     branch_scores: np.ndarray | None
     fold_macro: list[float] = field(default_factory=list)
+    groups: np.ndarray | None = None       # (N,) the split whose test group held each record
     epochs: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -105,7 +106,7 @@ def cross_validate(data: PTBXLData, cfg: RunConfig, *, k: int = 5, seed: int = 0
     n = len(data.ecg_ids)
     scores = np.full(data.labels.shape, np.nan, dtype=np.float32)
     branch_scores = np.full(data.labels.shape, np.nan, dtype=np.float32)
-    res = CVResult(label or cfg.model.arch, seed, scores, None)
+    res = CVResult(label or cfg.model.arch, seed, scores, None, groups=groups)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(work_dir) if work_dir else Path(tmp)
@@ -147,9 +148,28 @@ def macro_auroc_min(y: np.ndarray, scores: np.ndarray, min_pos: int, cols: np.nd
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def fold_ranks(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Scores turned into ranks in [0, 1] within each test group, per class. Each split's model has its own
+    score scale (a logit of 2 from one model is not a logit of 2 from another), so pooling raw out-of-fold
+    scores across splits mixes scales and understates every model; ranks within a split keep what AUROC
+    measures (the order) and make the splits poolable."""
+    from scipy.stats import rankdata
+
+    out = np.empty_like(scores, dtype=np.float64)
+    for g in np.unique(groups):
+        rows = groups == g
+        out[rows] = (rankdata(scores[rows], axis=0) - 0.5) / rows.sum()
+    return out
+
+
 def summarise_cv(res: CVResult, data: PTBXLData, min_pos: int = 5) -> dict:
-    """Pooled out-of-fold figures: fused macro AUROC, NORM, per branch (fused scores on the branch's
-    statements and, for the prototype model, the branch classifier alone)."""
+    """Pooled out-of-fold figures (scores rank-normalised within each split, :func:`fold_ranks`): fused
+    macro AUROC, NORM, per branch (fused scores on the branch's statements and, for the prototype model,
+    the branch classifier alone)."""
+    if res.groups is not None:
+        res = CVResult(res.label, res.seed, fold_ranks(res.scores, res.groups),
+                       None if res.branch_scores is None else fold_ranks(res.branch_scores, res.groups),
+                       res.fold_macro, res.groups, res.epochs, res.seconds)
     y = np.asarray(data.labels)
     codes = list(data.codes)
     from data_access.ptbxl import branch_of

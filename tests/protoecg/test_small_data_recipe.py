@@ -1,0 +1,145 @@
+"""The small-data recipe (warm-up, prototypes started on data, calibrated joint BCE, augmentation,
+smoothed early stopping), fine-tuning with ``--init-from``, and patient-wise cross-validation."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from protoecg.bundle import load_bundle
+from protoecg.training.config import ConfigError, preset
+from protoecg.training.crossval import cross_validate, fold_ranks, patient_groups, summarise_cv
+from protoecg.training.toydata import make_toy_ptbxl, write_ptbxl_dir
+from protoecg.training.trainer import train
+from protoecg.training.warmup import augment, init_prototypes_from_data
+from protoecg_cli import main
+
+REAL = Path(__file__).resolve().parents[2] / "data" / "ptbxl_real"
+
+
+def _recipe(cfg, **kw):
+    train_cfg = dataclasses.replace(cfg.train, warmup_epochs=2, proto_init="data", joint_calibration=True,
+                                    augment=True, aux_head=1.0, min_epochs=2, smooth=2, **kw)
+    return dataclasses.replace(cfg, train=train_cfg)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return make_toy_ptbxl(100, seed=3)
+
+
+@pytest.fixture(scope="module")
+def recipe_run(toy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("recipe") / "run"
+    train(toy, _recipe(preset("tiny")), out, progress=False, n_boot=0)
+    return out
+
+
+def test_recipe_runs_every_stage_and_keeps_no_black_box_head(recipe_run):
+    state = json.loads((recipe_run / "state.json").read_text())
+    assert state["completed"] == ["warmup", "proto_init", "joint", "projection", "last_layer", "fusion"]
+    assert sum(state["proto_init"].values()) > 0
+    b = load_bundle(recipe_run)                               # strict load: the model has no extra head
+    assert not any("warmup" in k or "calib" in k for k in b.model.state_dict())
+    hist = b.metrics["history"]["warmup"]
+    assert len(hist) >= 2 and all("val_smoothed" in h for h in hist)
+    assert (recipe_run / "checkpoints" / "warmup_head.pt").exists()
+
+
+def test_prototypes_start_on_training_latents(toy):
+    from protoecg.model import build_model
+
+    cfg = preset("tiny")
+    from data_access.ptbxl import branch_of
+
+    model = build_model(cfg.model, tuple(toy.codes), branch_of())
+    x, y = toy.signals[:40], toy.labels[:40]
+    counts = init_prototypes_from_data(model, x, y, seed=0)
+    assert counts["rhythm"] > 0
+    with torch.no_grad():
+        sims = model(torch.from_numpy(np.ascontiguousarray(x)))["sims"]
+    br = model.branch("rhythm")
+    cls = br.proto_class.numpy()
+    cols = model.class_index("rhythm").numpy()
+    for p in range(br.n_prototypes):
+        pos = y[:, cols[cls[p]]].astype(bool)
+        if pos.any():   # the prototype *is* the latent of one positive ECG: similarity 1 to it
+            assert sims["rhythm"][pos, p].max() > 0.999
+
+
+def test_augment_keeps_shape_and_is_seeded():
+    x = torch.randn(4, 12, 1000)
+    a = augment(x, torch.Generator().manual_seed(1))
+    b = augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, x)
+
+
+def test_init_from_fine_tunes_a_bundle_and_records_it(recipe_run, toy, tmp_path):
+    out = tmp_path / "ft"
+    cfg = dataclasses.replace(preset("tiny"), train=dataclasses.replace(preset("tiny").train,
+                                                                       init_from=str(recipe_run)))
+    train(toy, cfg, out, is_demo=False, progress=False, n_boot=0)
+    state = json.loads((out / "state.json").read_text())
+    assert state["completed"][0] == "joint"                 # no warm-up, no data start
+    b = load_bundle(out)
+    assert b.metrics["pretrained_from"]["path"] == str(recipe_run)
+
+
+def test_init_from_another_architecture_is_a_clear_error(recipe_run, toy_dir_cli, tmp_path, capsys):
+    rc = main(["train", "--ptbxl", str(toy_dir_cli), "--out", str(tmp_path / "b"), "--preset", "tiny",
+               "--arch", "baseline", "--init-from", str(recipe_run), "--no-progress"])
+    assert rc == 2
+    assert "init-from" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def toy_dir_cli(toy, tmp_path_factory):
+    return write_ptbxl_dir(toy, tmp_path_factory.mktemp("toycli") / "ptbxl")
+
+
+def test_patient_groups_keep_patients_together_and_balance_labels():
+    from data_access.ptbxl import load_ptbxl
+
+    data = load_ptbxl(REAL, fs=100)
+    g = patient_groups(data, 5, seed=0)
+    pid = data.meta["patient_id"].to_numpy()
+    for p in np.unique(pid):
+        assert len(set(g[pid == p])) == 1
+    sizes = np.bincount(g, minlength=5)
+    assert sizes.min() >= 40
+    j = list(data.codes).index("NORM")
+    norm = np.bincount(g, weights=data.labels[:, j], minlength=5)
+    assert norm.min() >= 0.5 * norm.max()
+    with pytest.raises(ValueError):
+        patient_groups(data, 2)
+
+
+def test_fold_ranks_make_splits_with_different_scales_poolable():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = y + rng.normal(0, 1, 200)
+    groups = np.repeat([0, 1], 100)
+    shifted = np.where(groups == 1, s * 10 - 50, s)[:, None]    # same order within splits, other scale
+    from protoecg.evaluation import auroc
+
+    within = np.mean([auroc(y[groups == k], s[groups == k]) for k in (0, 1)])
+    pooled_ranked = auroc(y, fold_ranks(shifted, groups)[:, 0])
+    assert abs(pooled_ranked - within) < 0.05
+    assert auroc(y, shifted[:, 0]) < pooled_ranked - 0.05      # raw pooling is misleading
+
+
+def test_cross_validate_tiny_preset_on_real_records():
+    from data_access.ptbxl import load_ptbxl
+
+    data = load_ptbxl(REAL, fs=100)
+    sub = data.subset(np.arange(len(data.ecg_ids)) < 90)
+    res = cross_validate(sub, preset("tiny"), k=3, seed=0)
+    assert res.scores.shape == sub.labels.shape and np.isfinite(res.scores).all()
+    assert len(res.fold_macro) == 3 and res.branch_scores is not None
+    s = summarise_cv(res, sub, min_pos=3)
+    assert 0.0 <= s["macro"] <= 1.0 and 0.0 <= s["NORM"] <= 1.0
+    assert "morphology_branch" in s
