@@ -131,7 +131,7 @@ def run_explain(args: argparse.Namespace) -> int:
         print(json.dumps(expl.to_json(), indent=2))
         return 0
     if expl.is_demo:
-        print(f"NOTE: {DEMO_DISCLAIMER}.")
+        print(f"NOTE: {expl.banner or DEMO_DISCLAIMER}.")
     print(f"record {expl.record_id}: positive {', '.join(expl.positive_labels) or '(none)'}")
     for label, items in expl.evidence.items():
         print(f"  {label}:")
@@ -166,7 +166,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json(), indent=2))
         return 0
     if bundle.is_demo:
-        print(f"NOTE: {DEMO_DISCLAIMER}.")
+        print(f"NOTE: {bundle.disclaimer or DEMO_DISCLAIMER}.")
     s = summary
     print(f"{s.n_cases} counterfactual searches on {s.n_ecgs} ECGs of fold {args.fold} (donors: {s.donor_bank}); "
           f"{s.skipped_no_donor} (ECG, direction) case(s) had no label with a donor on the target side")

@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
                            progress=not args.no_progress, workers=args.workers)
     bad = read_bad_records(out)
     stats = read_run_stats(out, args.shard)
-    note = f" ({DEMO_DISCLAIMER})" if bundle.is_demo else ""
+    note = f" ({bundle.disclaimer or DEMO_DISCLAIMER})" if bundle.is_demo else ""
     print(f"features written to {out}{note}; {len(bad)} bad record(s) listed in {out}/_bad_records*.csv")
     if stats.get("ecgs_inferred"):
         print(f"{stats['ecgs_inferred']} ECGs in {stats['wall_s']:.1f} s: {stats['ecg_per_s']} ECG/s end to end "

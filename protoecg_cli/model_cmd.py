@@ -140,7 +140,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(res, indent=2, default=float))
         return 0
-    note = f"  [{DEMO_DISCLAIMER}]" if b.is_demo else ""
+    note = f"  [{b.disclaimer or DEMO_DISCLAIMER}]" if b.is_demo else ""
     print(f"model {b.path} ({b.arch}, preset {b.config.preset}){note}")
     lo, hi = res["macro_auroc_ci"]
     print(f"fold(s) {list(folds)}: n={res['n_test']}, classes evaluated {res['n_classes_evaluated']}/71")

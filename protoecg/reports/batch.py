@@ -117,7 +117,7 @@ def _ok_row(key: str, path: Path, html_name: str, expl: "Explanation", ms: float
             "cf_valid": str(cf.valid) if cf else "", "cf_fraction_changed": f"{cf.fraction_changed:.4f}" if cf else "",
             "cf_leads_changed": " ".join(cf.leads_changed) if cf else "",
             "cf_seconds": f"{cf.seconds:.3f}" if cf else "", "explain_ms": f"{ms:.1f}",
-            "demo_model": str(expl.is_demo)}
+            "demo_model": str(expl.is_demo), "disclaimer": expl.banner or ""}
 
 
 def write_reports(records: Sequence[Path], explain_fn: Callable[[Path], "Explanation"], out_dir: str | Path,
@@ -191,7 +191,8 @@ def write_index(path: Path, rows: dict[str, dict[str, str]], title: str) -> Path
     bad_html = ("<ul>" + "".join(f"<li><b>{e(r['record'])}</b> ({e(r.get('path', ''))}): {e(r.get('reason', ''))}</li>"
                                  for r in bad) + "</ul>") if bad else "<p>None.</p>"
     banner = ("<div style='background:#fff0f0;border:1px solid #e0a0a0;color:#900;padding:6px 10px'>"
-              f"{e(as_sentence(DEMO_DISCLAIMER))}</div>") if demo else ""
+              f"{e(as_sentence(next((r['disclaimer'] for r in ok if r.get('disclaimer')), DEMO_DISCLAIMER)))}"
+              "</div>") if demo else ""
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>body{{font-family:system-ui,Helvetica,Arial,sans-serif;margin:18px}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ddd;padding:3px 7px}}th{{background:#f5f5f5}}</style></head><body>
