@@ -12,7 +12,7 @@ from data_access.record import ECGRecord, read_record
 
 log = logging.getLogger(__name__)
 
-SOURCE_DEMO = "Demo test set (generated ECGs)"
+SOURCE_DEMO = "Test fold of the model's training data"
 SOURCE_PTBXL = "Real PTB-XL examples"
 SOURCE_UPLOAD = "Upload ECG (XML, DICOM, EDF or WFDB)"
 _MAX_LISTED = 200

@@ -152,7 +152,7 @@ def test_case_review_demo_test_set(app_env, demo_data_dir):
 
     at = _page("case_review")
     n_test = int((read_metadata(demo_data_dir)["strat_fold"] == 10).sum())
-    assert len(at.sidebar.selectbox(key="record_Demo test set (generated ECGs)").options) == n_test
+    assert len(at.sidebar.selectbox(key="record_Test fold of the model's training data").options) == n_test
     assert "Predicted labels by branch" in _texts(at)
 
 
