@@ -7,7 +7,7 @@ architecture, fused macro AUROC, NORM, each branch's statements (fused, and the 
 for the prototype model), the per-fold spread, and the interpretability tax (baseline - prototype) per
 seed with its mean and spread.
 
-    .venv/bin/python bench/bench_real.py [--ptbxl ../shared/data/ptbxl_300] [--k 5] [--seeds 0 1]
+    .venv/bin/python bench/bench_real.py [--ptbxl data/ptbxl_real] [--k 5] [--seeds 0 1]
         [--preset demo] [--set train.joint_epochs=30 loss.cluster=0.01 ...] [--json OUT]
 
 ``--set`` overrides any field of the resolved configuration (``model.``, ``loss.``, ``train.``) for the
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ptbxl_300"
+DEFAULT_DATA = ROOT / "data" / "ptbxl_real"        # the real PTB-XL 300 shipped with the repository
 
 
 def apply_overrides(cfg, items: list[str]):
@@ -80,7 +80,7 @@ def main() -> int:
     for arch in args.archs:
         for seed in args.seeds:
             cfg = apply_overrides(preset(args.preset, arch=arch, threads=args.threads), args.overrides)
-            kwargs = {}
+            kwargs: dict = {}
             if args.init_from and arch == "protoecg":
                 cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, init_from=str(args.init_from)))
             t0 = time.perf_counter()
