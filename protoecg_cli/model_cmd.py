@@ -35,8 +35,9 @@ def looks_generated(root: Path) -> bool:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``evaluate`` to the ``protoecg`` parser."""
     t = sub.add_parser("train", help="train the prototype network (or the baseline) and write a model bundle",
-                       description="Stages: joint -> projection -> branch last layers -> fusion (baseline: "
-                                   "one stage). Folds 1-8 train, 9 validation (early stopping, thresholds), "
+                       description="Stages: warm-up -> prototypes started on data -> joint -> projection -> "
+                                   "branch last layers -> fusion (reference recipe and --init-from runs start at joint; "
+                                   "baseline: one stage). Folds 1-8 train, 9 validation (early stopping, thresholds), "
                                    "10 test. Re-running the same command resumes an interrupted run. "
                                    "Multi-process: torchrun --nproc_per_node N $(which protoecg) train ...")
     t.add_argument("--ptbxl", required=True, type=Path, help="PTB-XL layout directory")
