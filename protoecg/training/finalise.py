@@ -26,18 +26,6 @@ def _outputs(model: nn.Module, x: np.ndarray, batch: int) -> tuple[np.ndarray, n
     return out["logits"], out.get("combined_logits")
 
 
-def _pretrained_from(cfg: RunConfig) -> dict | None:
-    """What a fine-tuned run started from (``init_from``): its path, demo flag and training data."""
-    if not cfg.train.init_from:
-        return None
-    from ..bundle import load_bundle
-
-    src = load_bundle(cfg.train.init_from)
-    return {"path": str(cfg.train.init_from), "is_demo": bool(src.is_demo),
-            "dataset": src.fingerprint.get("dataset"), "n_records": src.fingerprint.get("n_records"),
-            "preset": src.config.preset}
-
-
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
@@ -54,7 +42,7 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
     metrics: dict = {"is_demo": bool(is_demo), "arch": cfg.model.arch, "preset": cfg.preset,
                      "n_train": int(len(tr.ecg_ids)), "n_val": int(len(va.ecg_ids)),
                      "timings_s": state.get("timings_s", {}), "history": state.get("history", {}),
-                     "pretrained_from": _pretrained_from(cfg),
+                     "pretrained_from": state.get("pretrained_from"),
                      "validation": evaluate_outputs(va.labels, v_logits, v_comb, codes, b_of, thresholds,
                                                     n_boot=n_boot)}
     if len(te.ecg_ids):

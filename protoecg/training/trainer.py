@@ -63,11 +63,13 @@ def _stages(cfg: RunConfig) -> list[str]:
     return first + ["joint", "projection", "last_layer", "fusion"]
 
 
-def load_initial_weights(model: nn.Module, bundle_dir: str | Path) -> None:
-    """Copy a trained bundle's weights into ``model`` (strictly: same architecture, same 71 codes)."""
+def load_initial_weights(model: nn.Module, bundle_dir: str | Path) -> dict:
+    """Copy a trained bundle's weights into ``model`` (strictly: same architecture, same 71 codes);
+    returns what it was (path, demo flag, training data) for the new bundle's ``pretrained_from``."""
     from ..bundle import load_bundle
 
-    src = load_bundle(bundle_dir).model
+    bundle = load_bundle(bundle_dir)
+    src = bundle.model
     if type(src) is not type(model):
         raise ConfigError(f"--init-from {bundle_dir}: it holds a {type(src).__name__}, this run trains a "
                           f"{type(model).__name__}")
@@ -77,6 +79,8 @@ def load_initial_weights(model: nn.Module, bundle_dir: str | Path) -> None:
         raise ConfigError(f"--init-from {bundle_dir}: its architecture differs from this run's preset "
                           f"({str(exc).splitlines()[0]})") from exc
     log.info("weights initialised from %s", bundle_dir)
+    return {"path": str(bundle_dir), "is_demo": bool(bundle.is_demo), "dataset": bundle.fingerprint.get("dataset"),
+            "n_records": bundle.fingerprint.get("n_records"), "preset": bundle.config.preset}
 
 
 def _check_run_dir(out: Path, cfg: RunConfig) -> None:
@@ -128,7 +132,7 @@ def train(data: PTBXLData, cfg: RunConfig, out: str | Path, *, is_demo: bool = F
         state = _state(out)
         done = [s for s in _stages(cfg) if s in state["completed"]]
         if cfg.train.init_from and not done:
-            load_initial_weights(model, cfg.train.init_from)
+            state["pretrained_from"] = load_initial_weights(model, cfg.train.init_from)
         if done:
             st = torch.load(ckpt_dir / f"after_{done[-1]}.pt", map_location="cpu", weights_only=True)
             model.load_state_dict(st, strict=True)

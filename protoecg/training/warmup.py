@@ -54,15 +54,19 @@ def augment(x: torch.Tensor, gen: torch.Generator, shift_frac: float = 0.5, scal
     return x * g + noise_mv * torch.randn(x.shape, generator=gen)
 
 
+def pool_backbone_outputs(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(N, F): each branch's backbone output average-pooled over time (and leads), concatenated in branch
+    order: the features of the ``--arch baseline`` head."""
+    return torch.cat([outputs[b].mean(dim=tuple(range(2, outputs[b].dim()))) for b in BRANCHES], dim=1)
+
+
 def backbone_features(model: ProtoECGNet, x: torch.Tensor) -> torch.Tensor:
-    """(N, F): every branch's backbone output, average-pooled over time (and leads), concatenated: the
-    features of the ``--arch baseline`` head."""
-    feats = []
+    """:func:`pool_backbone_outputs` of a backbone-only pass (the warm-up, before prototypes matter)."""
+    outs = {}
     for b in BRANCHES:
         br = model.branch(b)
-        h = br.backbone(x) if br.kind == "global" else br.backbone(x.unsqueeze(1))
-        feats.append(h.mean(dim=tuple(range(2, h.dim()))))
-    return torch.cat(feats, dim=1)
+        outs[b] = br.backbone(x) if br.kind == "global" else br.backbone(x.unsqueeze(1))
+    return pool_backbone_outputs(outs)
 
 
 class WarmupHead(nn.Module):
@@ -194,7 +198,7 @@ class BackboneTap:
         return hook
 
     def features(self) -> torch.Tensor:
-        return torch.cat([self.out[b].mean(dim=tuple(range(2, self.out[b].dim()))) for b in BRANCHES], dim=1)
+        return pool_backbone_outputs(self.out)
 
     def remove(self) -> None:
         for h in self._handles:
