@@ -9,6 +9,7 @@ seed with its mean and spread.
 
     .venv/bin/python bench/bench_real.py [--ptbxl data/ptbxl_real] [--k 5] [--seeds 0 1]
         [--preset demo] [--set train.joint_epochs=30 loss.cluster=0.01 ...] [--json OUT]
+        [--init-from PRETRAINED_PROTO --init-from-baseline PRETRAINED_BASELINE]
 
 ``--set`` overrides any field of the resolved configuration (``model.``, ``loss.``, ``train.``) for the
 prototype model and the baseline alike (loss fields only matter to the prototype model).
@@ -60,6 +61,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init-from", type=Path, default=None,
                     help="fine-tune the prototype model from this bundle (e.g. pretrained on generated ECGs)")
+    ap.add_argument("--init-from-baseline", type=Path, default=None,
+                    help="fine-tune the baseline from this bundle (pretrained the same way, for a fair tax)")
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -81,8 +84,9 @@ def main() -> int:
         for seed in args.seeds:
             cfg = apply_overrides(preset(args.preset, arch=arch, threads=args.threads), args.overrides)
             kwargs: dict = {}
-            if args.init_from and arch == "protoecg":
-                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, init_from=str(args.init_from)))
+            start = {"protoecg": args.init_from, "baseline": args.init_from_baseline}.get(arch)
+            if start:
+                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, init_from=str(start)))
             t0 = time.perf_counter()
             res = cross_validate(data, cfg, k=args.k, seed=seed, label=arch, **kwargs)
             s = summarise_cv(res, data, args.min_pos)

@@ -43,6 +43,11 @@ class TrainConfig:
     last_layer_lr: float = 1e-2
     fusion_epochs: int = 10
     fusion_lr: float = 1e-2
+    # Per-class early stopping of the fusion layer: each class's row (an independent logistic regression on
+    # the similarities) keeps its own best epoch (epoch 0 = the branch classifier) when the validation fold
+    # has at least this many positives of the class; rarer classes keep the epoch of the best macro AUROC.
+    # 0 = off (reference: one epoch for all classes).
+    fusion_class_stop: int = 0
     patience: int = 3
     unique_projection: bool = False
     # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
@@ -60,12 +65,14 @@ class TrainConfig:
     smooth: int = 1                  # early stopping on the mean of the last `smooth` validation scores
     aux_head: float = 0.0            # weight of the warm-up head's BCE kept on in the joint stage
     init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
+    tied_epochs: int = 0             # after projection: fine-tune with prototypes tied to their sources
+    tied_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.proto_init not in ("random", "data"):
             raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
-        if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0:
-            raise ConfigError("smooth must be >= 1; min_epochs and warmup_epochs >= 0")
+        if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0 or self.tied_epochs < 0:
+            raise ConfigError("smooth must be >= 1; min_epochs, warmup_epochs and tied_epochs >= 0")
 
 
 @dataclass(frozen=True)

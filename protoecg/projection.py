@@ -132,6 +132,22 @@ def project_prototypes(model: ProtoECGNet, signals: np.ndarray, labels: np.ndarr
     return table, np.asarray(shares_all, dtype=np.float32)
 
 
+@torch.no_grad()
+def refresh_lead_shares(model: ProtoECGNet, table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Recompute the ``leads`` column and the per-lead shares from the model's current prototypes (after
+    the ``tied`` stage moved them with their source windows' latents). Rows keep their order."""
+    table = table.copy()
+    shares = []
+    for i, row in table.iterrows():
+        if row["branch"] == "rhythm":
+            shares.append(np.full(model.cfg.n_leads, 1.0 / model.cfg.n_leads))
+            continue
+        sh = lead_shares(model.branch(row["branch"]).prototypes.data[int(row["branch_index"])])
+        table.at[i, "leads"] = _lead_names(sh)
+        shares.append(sh)
+    return table, np.asarray(shares, dtype=np.float32)
+
+
 def repeated_windows(table: pd.DataFrame) -> int:
     """Prototypes that share class and source ECG with an earlier prototype and overlap its window."""
     proj = table[table["source_ecg_id"] >= 0]

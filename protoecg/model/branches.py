@@ -69,9 +69,12 @@ class RhythmBranch(PrototypeBranch):
         """(N, 12, T) → (N, D)."""
         return self.add_on(self.backbone(x).mean(dim=-1))
 
-    def forward(self, x: torch.Tensor, with_leads: bool = False) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, with_leads: bool = False,
+                prototypes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``prototypes`` replaces the learned ones for this call (training with prototypes tied to the
+        latents of their source ECGs, :mod:`protoecg.training.tied`)."""
         z = self.latent(x)
-        sims = cosine_global(z, self.prototypes)
+        sims = cosine_global(z, self.prototypes if prototypes is None else prototypes)
         return {"sims": sims, "logits": self.last_layer(sims), "latent": z}
 
 
@@ -104,13 +107,15 @@ class WindowedBranch(PrototypeBranch):
             z = nn.functional.adaptive_avg_pool2d(z, (z.shape[2], self.pool_steps))
         return z
 
-    def forward(self, x: torch.Tensor, with_leads: bool = False) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, with_leads: bool = False,
+                prototypes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         z = self.latent(x)
-        sim_map = window_cosine(z, self.prototypes)              # (N, P, W)
+        protos = self.prototypes if prototypes is None else prototypes
+        sim_map = window_cosine(z, protos)                       # (N, P, W)
         sims, best = pool(sim_map)
         out = {"sims": sims, "logits": self.last_layer(sims), "latent": z, "map": sim_map, "best": best}
         if with_leads:
-            per_lead = window_cosine_per_lead(z, self.prototypes)            # (N, P, L, W)
+            per_lead = window_cosine_per_lead(z, protos)                     # (N, P, L, W)
             idx = best.unsqueeze(2).unsqueeze(3).expand(-1, -1, per_lead.shape[2], 1)
             out["lead_contrib"] = per_lead.gather(3, idx).squeeze(3)          # (N, P, L)
         return out

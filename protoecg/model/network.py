@@ -88,12 +88,15 @@ class ProtoECGNet(nn.Module):
         self.fusion.weight.copy_(w)
         self.fusion.bias.copy_(b)
 
-    def forward(self, x: torch.Tensor, with_leads: bool = False) -> dict:
+    def forward(self, x: torch.Tensor, with_leads: bool = False,
+                prototypes: dict[str, torch.Tensor] | None = None) -> dict:
         """x (N, 12, T) → dict with ``logits`` (fused, N x 71), ``combined_logits`` (branch classifiers,
         N x 71), ``sims`` {branch: (N, P_b)}, ``branch_logits`` {branch: (N, C_b)}, and for the windowed
         branches ``maps`` {branch: (N, P_b, W_b)}, ``best`` {branch: (N, P_b)} and, when ``with_leads``,
-        ``lead_contrib`` {branch: (N, P_b, 12)}."""
-        outs = {b: self.branches[b](x, with_leads=with_leads) for b in BRANCHES}
+        ``lead_contrib`` {branch: (N, P_b, 12)}. ``prototypes`` {branch: tensor} replaces a branch's learned
+        prototypes for this call (training with prototypes tied to their source ECGs)."""
+        protos = prototypes or {}
+        outs = {b: self.branches[b](x, with_leads=with_leads, prototypes=protos.get(b)) for b in BRANCHES}
         combined = x.new_zeros(x.shape[0], len(self.codes))
         for b in BRANCHES:
             combined[:, self.class_index(b)] = outs[b]["logits"]

@@ -48,6 +48,8 @@ class StageSpec:
     smooth: int = 1
     # Training-only modules (e.g. warm-up heads, joint-stage calibration) checkpointed with the stage.
     extra_modules: dict[str, nn.Module] = field(default_factory=dict)
+    # Called once after the best weights are restored (e.g. the fusion stage's per-class selection).
+    finish: Callable[[], None] | None = None
 
 
 def freeze_all_but(model: nn.Module, params: list[nn.Parameter]) -> None:
@@ -131,6 +133,8 @@ def fit(spec: StageSpec, model: nn.Module, ckpt_dir: Path, info: ddp.DistInfo, s
         ddp.barrier(info)
     if best_state is not None:
         model.load_state_dict(best_state, strict=True)
+    if spec.finish is not None:
+        spec.finish()
     spec.history = history
     return history
 

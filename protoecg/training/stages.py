@@ -14,20 +14,24 @@ need no communication).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import losses as L
-from ..evaluation import macro_auroc
+from ..evaluation import macro_auroc, per_class_auroc
 from ..model.inference import run_model
 from ..model.network import ProtoECGNet
 from ..config import RunConfig
 from ..model.config import BRANCHES
 from .loop import StageSpec, freeze_all_but
 from .warmup import BackboneTap, JointCalibration, augment
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,8 +63,11 @@ def _val_score(model: nn.Module, data: SplitArrays, key: str, batch: int) -> flo
 
 
 def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: RunConfig,
-                aux_head: nn.Module | None = None) -> StageSpec:
-    """``forward`` is the module to call (the DDP wrapper under torchrun, else ``model`` itself)."""
+                aux_head: nn.Module | None = None,
+                prototypes_fn: Callable[[], dict[str, torch.Tensor]] | None = None) -> StageSpec:
+    """``forward`` is the module to call (the DDP wrapper under torchrun, else ``model`` itself).
+    ``prototypes_fn`` (the ``tied`` stage) gives the prototypes to use at each step instead of the learned
+    parameters."""
     tc, lc = cfg.train, cfg.loss
     x = torch.from_numpy(data.x_train)
     y = torch.from_numpy(data.y_train.astype(np.float32))
@@ -81,6 +88,8 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
                          min_epochs=tc.min_epochs, smooth=tc.smooth)
 
     params = joint_params(model, tc.joint_last_layer)
+    if prototypes_fn is not None:               # tied: the prototypes follow their sources, not the optimiser
+        params = [p for p in params if not any(p is model.branch(b).prototypes for b in BRANCHES)]
     freeze_all_but(model, params)
     calib = JointCalibration(model, data.x_train, tc.eval_batch_size) if tc.joint_calibration else None
     if calib is not None:
@@ -99,7 +108,9 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
            for b in BRANCHES}
 
     def joint_loss(idx: np.ndarray) -> torch.Tensor:
-        out = forward(augment(x[idx], gen) if tc.augment else x[idx])
+        protos = prototypes_fn() if prototypes_fn is not None else {}
+        xb = augment(x[idx], gen) if tc.augment else x[idx]
+        out = forward(xb, prototypes=protos) if protos else forward(xb)
         total = x.new_zeros(())
         if tap is not None:
             total = total + tc.aux_head * L.bce(aux_head.linear(tap.features()), y[idx], pw)
@@ -115,10 +126,11 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
                 total = total + L.bce(logits[:, keep], yb[:, keep], pw[cidx[b]][keep])
             total = total + lc.cluster * L.cluster_loss(sims, yb, br.proto_class)
             total = total + lc.separation * L.separation_loss(sims, yb, br.proto_class)
+            pb = protos.get(b, br.prototypes)
             if lc.diversity:
-                total = total + lc.diversity * L.diversity_loss(br.prototypes, br.proto_class)
+                total = total + lc.diversity * L.diversity_loss(pb, br.proto_class)
             if lc.contrastive:
-                total = total + lc.contrastive * L.contrastive_loss(br.prototypes, br.proto_class, jac[b])
+                total = total + lc.contrastive * L.contrastive_loss(pb, br.proto_class, jac[b])
             if tc.joint_last_layer:
                 total = total + lc.l1 * L.l1_loss(br.last_layer.weight, masks[b])
         return total
@@ -187,9 +199,42 @@ def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> Stage
     def loss(idx: np.ndarray) -> torch.Tensor:
         return L.bce(model.fusion(f_tr[idx]), y[idx], pw) + lc.l1 * L.l1_loss(model.fusion.weight)
 
+    snapshots: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]] = []
+
     @torch.no_grad()
     def score() -> float:
-        return macro_auroc(data.y_val, model.fusion(f_va).numpy())
+        logits = model.fusion(f_va).numpy()
+        if tc.fusion_class_stop:
+            snapshots.append((model.fusion.weight.clone(), model.fusion.bias.clone(),
+                              per_class_auroc(data.y_val, logits)))
+        return macro_auroc(data.y_val, logits)
 
-    return StageSpec("fusion", tc.fusion_epochs, tc.fusion_lr, 0.0, tc.patience, tc.batch_size * 4, len(y),
+    spec = StageSpec("fusion", tc.fusion_epochs, tc.fusion_lr, 0.0, tc.patience, tc.batch_size * 4, len(y),
                      params, loss, score, score_initial=True)
+    if tc.fusion_class_stop:
+        spec.finish = lambda: _per_class_fusion(model, snapshots, data.y_val, tc.fusion_class_stop)
+    return spec
+
+
+@torch.no_grad()
+def _per_class_fusion(model: ProtoECGNet, snapshots: list[tuple[torch.Tensor, torch.Tensor, np.ndarray]],
+                      y_val: np.ndarray, min_pos: int) -> None:
+    """Give each class with >= ``min_pos`` validation positives the fusion row of its own best epoch.
+
+    The rows of the fusion layer do not interact (the loss is a sum over classes and the L1 term is
+    separable), so each is its own model and may stop at its own epoch; one macro-AUROC epoch for all 71
+    lets the many rare classes decide when a common one (NORM) stops. Rarer classes keep the restored
+    (best macro AUROC) epoch: their validation AUROC is too noisy to choose on. A resumed stage chooses
+    among the epochs it ran after resuming."""
+    n_pos = np.asarray(y_val).sum(axis=0)
+    if len(snapshots) < 2:
+        return
+    auc = np.stack([s[2] for s in snapshots])                    # (epochs + 1, C)
+    chosen = {}
+    for c in np.flatnonzero((n_pos >= min_pos) & (n_pos < len(y_val))):
+        col = np.where(np.isfinite(auc[:, c]), auc[:, c], -np.inf)
+        e = int(np.argmax(col))
+        model.fusion.weight[c] = snapshots[e][0][c]
+        model.fusion.bias[c] = snapshots[e][1][c]
+        chosen[model.codes[c]] = e
+    log.info("fusion rows stopped per class (epoch; 0 = branch classifier): %s", chosen)

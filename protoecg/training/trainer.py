@@ -23,10 +23,12 @@ from data_access.ptbxl import PTBXLData, branch_of
 from ..config import RunConfig, config_to_dict, load_config, save_config
 from ..errors import ConfigError
 from ..model import build_model
+from ..model.config import BRANCHES
 from ..model.network import ProtoECGNet
-from ..projection import project_prototypes, save_projection, uniqueness
+from ..projection import load_projection, project_prototypes, refresh_lead_shares, save_projection, uniqueness
 from . import ddp
 from .loop import fit
+from .tied import TiedPrototypes
 from .warmup import head_path, init_prototypes_from_data, load_head, warmup_stage
 from .stages import SplitArrays, freeze_all_but, fusion_stage, joint_params, joint_stage, last_layer_stage
 
@@ -60,7 +62,8 @@ def _stages(cfg: RunConfig) -> list[str]:
             first.append("warmup")
         if cfg.train.proto_init == "data":
             first.append("proto_init")
-    return first + ["joint", "projection", "last_layer", "fusion"]
+    tied = ["tied"] if cfg.train.tied_epochs > 0 else []
+    return first + ["joint", "projection"] + tied + ["last_layer", "fusion"]
 
 
 def load_initial_weights(model: nn.Module, bundle_dir: str | Path) -> dict:
@@ -189,6 +192,9 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
             save_projection(ckpt_dir, table, shares)
         state["projection"] = uniqueness(table)
         state["projection_avoided"] = table.attrs.get("n_duplicates_avoided", {})
+    elif stage == "tied":
+        assert isinstance(model, ProtoECGNet)
+        _run_tied(model, arrays, cfg, ckpt_dir, info, progress, state)
     elif stage == "last_layer":
         assert isinstance(model, ProtoECGNet)
         spec = last_layer_stage(model, arrays, cfg)
@@ -199,3 +205,38 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
         state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
     else:  # pragma: no cover
         raise ConfigError(f"unknown stage {stage}")
+
+
+def _run_tied(model: ProtoECGNet, arrays: SplitArrays, cfg: RunConfig, ckpt_dir: Path, info: ddp.DistInfo,
+              progress: bool, state: dict) -> None:
+    """The ``tied`` stage: the joint objective for ``tied_epochs`` with every projected prototype recomputed
+    from its source window at each step (:mod:`protoecg.training.tied`)."""
+    import dataclasses
+
+    table, _ = load_projection(ckpt_dir)
+    tied = TiedPrototypes(model, arrays.x_train, table)
+    tcfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, joint_epochs=cfg.train.tied_epochs,
+                                                              lr=cfg.train.tied_lr))
+    forward: nn.Module = model
+    if info.enabled:
+        params = [p for p in joint_params(model, cfg.train.joint_last_layer)
+                  if not any(p is model.branch(b).prototypes for b in BRANCHES)]
+        freeze_all_but(model, params)
+        forward = nn.parallel.DistributedDataParallel(model)
+    spec = joint_stage(model, forward, arrays, tcfg, aux_head=load_head(model, ckpt_dir),
+                       prototypes_fn=tied.compute)
+    spec.name, spec.score_initial = "tied", True     # epoch 0 = the projected network: kept unless beaten
+    val_score = spec.score
+
+    def score() -> float:          # score (and keep as "best") the prototypes the step's network defines
+        tied.write()
+        return val_score()
+
+    spec.score, spec.finish = score, tied.write
+    state.setdefault("history", {})["tied"] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
+    ddp.broadcast_state(model, info)
+    table, shares = refresh_lead_shares(model, table)
+    if info.is_main:
+        save_projection(ckpt_dir, table, shares)
+    state["tied"] = {"n_tied": tied.n_tied}
+    log.info("tied stage: %d prototypes followed their source windows", tied.n_tied)

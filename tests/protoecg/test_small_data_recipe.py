@@ -143,3 +143,83 @@ def test_cross_validate_tiny_preset_on_real_records():
     s = summarise_cv(res, sub, min_pos=3)
     assert 0.0 <= s["macro"] <= 1.0 and 0.0 <= s["NORM"] <= 1.0
     assert "morphology_branch" in s
+
+
+def test_fusion_rows_stop_per_class_only_for_classes_with_enough_validation_positives():
+    from data_access.ptbxl import branch_of
+    from protoecg.model import build_model
+    from protoecg.training.stages import _per_class_fusion
+
+    model = build_model(preset("tiny").model, tuple(make_toy_ptbxl(4, seed=0).codes), branch_of())
+    C = len(model.codes)
+    w0, b0 = model.fusion.weight.detach().clone(), model.fusion.bias.detach().clone()
+    y_val = np.zeros((20, C), dtype=np.uint8)
+    y_val[:8, 0] = 1                      # class 0: 8 validation positives
+    y_val[:2, 1] = 1                      # class 1: 2 (too few to choose on)
+    snaps = []
+    for e in range(3):
+        auc = np.full(C, 0.5)
+        auc[0] = [0.6, 0.9, 0.7][e]       # class 0 is best at epoch 1
+        auc[1] = [0.5, 0.6, 1.0][e]       # class 1 would pick epoch 2 if it were allowed to
+        snaps.append((w0 + e, b0 + e, auc))
+    with torch.no_grad():                 # the restored (macro-best) state: say epoch 2
+        model.fusion.weight.copy_(w0 + 2)
+        model.fusion.bias.copy_(b0 + 2)
+    _per_class_fusion(model, snaps, y_val, min_pos=5)
+    assert torch.equal(model.fusion.weight[0], w0[0] + 1) and float(model.fusion.bias[0]) == float(b0[0] + 1)
+    assert torch.equal(model.fusion.weight[1], w0[1] + 2)           # kept the restored epoch
+    assert torch.equal(model.fusion.weight[2:], w0[2:] + 2)
+
+
+def test_tied_stage_keeps_every_projected_prototype_equal_to_its_source_window(toy, tmp_path):
+    """After fine-tuning with tied prototypes, each projected prototype is still exactly the latent of its
+    source window in the trained network (what the explanations show)."""
+    import pandas as pd
+
+    cfg = _recipe(preset("tiny"), tied_epochs=2)
+    out = tmp_path / "tied"
+    train(toy, cfg, out, progress=False, n_boot=0)
+    state = json.loads((out / "state.json").read_text())
+    assert state["completed"][3:5] == ["projection", "tied"] and state["tied"]["n_tied"] > 0
+    assert state["history"]["tied"][0]["epoch"] == 0            # the projected network is scored first
+    model = load_bundle(out).model.eval()
+    x_train = toy.split(cfg.train_folds).signals
+    table = pd.read_csv(out / "prototypes.csv")
+    projected = table[table["source_index"] >= 0]
+    assert len(projected) == state["tied"]["n_tied"]
+    with torch.no_grad():
+        for _, r in projected.iterrows():
+            br = model.branch(r["branch"])
+            z = br.latent(torch.from_numpy(x_train[r["source_index"]:r["source_index"] + 1]))[0]
+            window = z if r["branch"] == "rhythm" else z[..., r["window_index"]:r["window_index"] + br.window]
+            assert torch.allclose(window, br.prototypes[r["branch_index"]], atol=1e-5), r["prototype_id"]
+
+
+def test_tied_prototypes_follow_the_network_and_carry_its_gradient(toy, tmp_path):
+    import pandas as pd
+
+    from protoecg.training.tied import TiedPrototypes
+
+    cfg = _recipe(preset("tiny"))
+    out = tmp_path / "run"
+    train(toy, cfg, out, progress=False, n_boot=0)
+    model = load_bundle(out).model
+    table = pd.read_csv(out / "prototypes.csv")
+    x_train = toy.split(cfg.train_folds).signals
+    tied = TiedPrototypes(model, x_train, table)
+    protos = tied.compute()
+    b = "morphology"
+    assert protos[b].requires_grad
+    protos[b].sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.branch(b).backbone.parameters())
+    with torch.no_grad():                                          # change the network: prototypes follow
+        for p in model.branch(b).add_on.parameters():
+            p.mul_(1.5)
+    before = model.branch(b).prototypes.detach().clone()
+    tied.write()
+    after = model.branch(b).prototypes.detach()
+    rows = table[(table["branch"] == b) & (table["source_index"] >= 0)]
+    moved = after[rows["branch_index"].to_numpy()] - before[rows["branch_index"].to_numpy()]
+    assert moved.abs().max() > 1e-4
+    unprojected = table[(table["branch"] == b) & (table["source_index"] < 0)]["branch_index"].to_numpy()
+    assert torch.equal(after[unprojected], before[unprojected])
