@@ -111,6 +111,14 @@ class Bundle:
         return bool(self.manifest.get("is_demo", False))
 
     @property
+    def crossval(self) -> dict | None:
+        """The cross-validated figures of the recipe that made this model (``crossval.json``, written by
+        ``protoecg crossval --attach``), or None. They describe the recipe on that dataset, not this one
+        model's split."""
+        p = self.path / "crossval.json" if self.path is not None else None
+        return json.loads(p.read_text()) if p is not None and p.exists() else None
+
+    @property
     def pretrained_from(self) -> dict | None:
         """For a fine-tuned bundle: the starting bundle's path, whether it was a demo model, its data."""
         return self.metrics.get("pretrained_from")

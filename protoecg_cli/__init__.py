@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "protoecg_cli.demo_cmd",
     "protoecg_cli.data_cmd",
     "protoecg_cli.model_cmd",
+    "protoecg_cli.crossval_cmd",
     "protoecg_cli.explain_cmd",
     "protoecg_cli.app_cmd",
     "protoecg_cli.infer_cmd",

@@ -86,6 +86,30 @@ for name, m in splits:
             st.dataframe(pd.DataFrame([{"label": k, "branch": b.branch_of.get(k, ""), **v}
                                        for k, v in pc.items()]), hide_index=True, width="stretch")
 
+cv = b.crossval
+if pre and pre.get("test_macro_auroc") is not None:
+    st.markdown(f"**Before fine-tuning** — the pretrained model on its own held-out generated ECGs (folds "
+                f"{', '.join(map(str, pre.get('test_folds') or []))}): macro AUROC "
+                f"{_num(pre.get('test_macro_auroc'))}. Generated ECGs are easier than real ones; this figure "
+                "shows the pipeline works, not clinical accuracy.")
+if isinstance(cv, dict) and cv.get("summary"):
+    s = cv["summary"]
+    st.markdown("### Cross-validated on real data")
+    st.markdown(f"The recipe that made this model ({cv.get('preset')} preset"
+                + (", fine-tuned from the pretrained model" if cv.get("init_from") else "")
+                + f"), cross-validated on the {cv.get('n_records')} records of `{cv.get('dataset')}`: "
+                f"{cv.get('k')} patient-wise folds, seeds {', '.join(map(str, cv.get('seeds', [])))}; every "
+                "record predicted by a model that never saw its patient; "
+                f"{cv.get('n_classes')} statements with at least {cv.get('min_pos')} positives. These "
+                "figures describe the recipe on that dataset (computed by `protoecg crossval`), not only "
+                "this one model's split.")
+    c = st.columns(3)
+    c[0].metric("Macro AUROC (pooled)", _num((s.get("macro") or {}).get("mean")))
+    c[1].metric("Macro AUROC (mean of folds)", _num((s.get("fold_macro_mean") or {}).get("mean")))
+    c[2].metric("NORM AUROC", _num((s.get("NORM") or {}).get("mean")))
+    st.dataframe(pd.DataFrame([{"figure": k, "mean": v.get("mean"), "sd over seeds": v.get("sd")}
+                               for k, v in s.items()]), hide_index=True, width="stretch")
+
 st.markdown("### Prototype uniqueness")
 u = metrics.get("prototypes")
 if isinstance(u, dict):

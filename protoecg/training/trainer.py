@@ -82,8 +82,11 @@ def load_initial_weights(model: nn.Module, bundle_dir: str | Path) -> dict:
         raise ConfigError(f"--init-from {bundle_dir}: its architecture differs from this run's preset "
                           f"({str(exc).splitlines()[0]})") from exc
     log.info("weights initialised from %s", bundle_dir)
+    test = bundle.metrics.get("test") or {}
     return {"path": str(bundle_dir), "is_demo": bool(bundle.is_demo), "dataset": bundle.fingerprint.get("dataset"),
-            "n_records": bundle.fingerprint.get("n_records"), "preset": bundle.config.preset}
+            "n_records": bundle.fingerprint.get("n_records"), "preset": bundle.config.preset,
+            # its own held-out figure on its own data (generated ECGs for the demo), for the model card
+            "test_macro_auroc": test.get("macro_auroc"), "test_folds": test.get("folds")}
 
 
 def _check_run_dir(out: Path, cfg: RunConfig) -> None:
