@@ -42,11 +42,12 @@ def unit_factor(unit: str | None, lead: str, record: str, default: str | None = 
 def lead_name(raw: str) -> str | None:
     """Canonical lead name from the spellings of the clinical formats, or ``None`` for a non-standard lead.
 
-    ``MDC_ECG_LEAD_AVR`` (HL7 aECG), ``Lead I (Einthoven)`` (DICOM code meanings), ``ECG V1``/``EKG II``
+    ``MDC_ECG_LEAD_AVR`` (HL7 aECG), ``Lead I (Einthoven)`` and ``aVR, augmented voltage, right``
+    (DICOM code meanings: older carts and the DICOM CID 3001 wording), ``ECG V1``/``EKG II``
     (EDF labels), ``aVR``/``AVR``/``avr``.
     """
     s = str(raw).strip()
-    s = re.sub(r"\(.*?\)", "", s).strip()
+    s = re.sub(r"\(.*?\)", "", s).split(",", 1)[0].strip()
     s = re.sub(r"^(MDC_ECG_LEAD_|ECG[ _-]*|EKG[ _-]*)", "", s, flags=re.IGNORECASE).strip()
     return normalise_lead_name(s)
 

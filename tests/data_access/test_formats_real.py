@@ -1,0 +1,108 @@
+"""Clinical files written by other software (carts, ECG management systems, converters), vendored under
+tests/fixtures/formats/ with their licences (README.md there says where each comes from).
+
+- ``muse_guangxi_sinus_rhythm.xml``: a GE MUSE 9.0.9 export of a MAC cart ECG (MIT, via ecg2dcm 1.3.1).
+- ``ecg2dcm_guangxi_sinus_rhythm.dcm``: the same ECG converted to DICOM General ECG by ecg2dcm (MIT).
+"""
+import base64
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from data_access.errors import MalformedFileError
+from data_access.formats import detect_format, read_any
+from data_access.leads import CANONICAL_LEADS
+
+MUSE = "formats/muse_guangxi_sinus_rhythm.xml"
+MUSE_DCM = "formats/ecg2dcm_guangxi_sinus_rhythm.dcm"
+MUSE_LSB_MV = 4.88e-3
+
+
+def test_real_muse_export(fixtures_dir):
+    rec = read_any(fixtures_dir / MUSE)
+    assert detect_format(fixtures_dir / MUSE) == "muse"
+    assert rec.fs == 500.0 and rec.signal.shape == (12, 5000) and rec.leads == CANONICAL_LEADS
+    # MUSE stores I, II, V1-V6; the reader computes the other four and says so.
+    assert rec.derived_leads == ("III", "aVR", "aVL", "aVF")
+    assert rec.metadata["lead_names"] == ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    m = rec.metadata
+    assert (m["age"], m["sex"], m["acquisition_time"], m["device"]) == (11, "M", "2024-01-01T10:35:17", "MAC P")
+    assert m["statements"] == ["窦性心律", "ST段抬高（提示心室早期复极）"]        # sinus rhythm; early repolarisation
+    iv = m["intervals"]
+    assert (iv["heart_rate_bpm"], iv["pr_ms"], iv["qrs_ms"], iv["qt_ms"], iv["qtc_ms"]) == (97, 122, 74, 328, 417)
+    assert (iv["p_axis_deg"], iv["qrs_axis_deg"], iv["t_axis_deg"]) == (31, 63, 49)
+    # The rhythm strip (5000 samples), not the 600-sample median beat; amplitudes in mV (4.88 µV LSB).
+    ptp = np.ptp(rec.signal, axis=1)
+    assert np.all(ptp > 0.5) and np.all(ptp < 6.0)
+    ints = rec.signal[[0, 1, 6]].astype(np.float64) / MUSE_LSB_MV
+    np.testing.assert_allclose(ints, np.round(ints), atol=1e-3)
+
+
+def test_muse_and_its_dicom_conversion_by_other_software_agree(fixtures_dir):
+    """ecg2dcm converted the MUSE export to DICOM; our MUSE and DICOM readers give the same ECG."""
+    xml, dcm = read_any(fixtures_dir / MUSE), read_any(fixtures_dir / MUSE_DCM)
+    assert dcm.fs == xml.fs and dcm.signal.shape == xml.signal.shape
+    assert dcm.derived_leads == ()                         # ecg2dcm writes all 12 channels
+    assert dcm.metadata["format"] == "DICOM General ECG Waveform Storage"
+    assert dcm.metadata["lead_names"][3] == "aVR, augmented voltage, right"    # DICOM CID 3001 wording
+    diff = np.abs(xml.signal.astype(np.float64) - dcm.signal.astype(np.float64)).max(axis=1)
+    stored = [CANONICAL_LEADS.index(lead) for lead in ("I", "II", "III", "V1", "V2", "V3", "V4", "V5", "V6")]
+    assert diff[stored].max() <= 1e-6
+    # ecg2dcm rounds its Goldberger leads to whole LSBs; ours are exact: within half an LSB.
+    assert diff[[3, 4, 5]].max() <= MUSE_LSB_MV / 2 + 1e-6
+    assert diff[[3, 4, 5]].max() > 0                       # (so the derived leads were really compared)
+    for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "heart_rate_bpm", "atrial_rate_bpm"):
+        assert dcm.metadata["intervals"][key] == xml.metadata["intervals"][key], key
+    assert (dcm.metadata["age"], dcm.metadata["sex"]) == (11, "M")
+
+
+def test_dicom_leads_named_by_code_when_the_meaning_is_unfamiliar(fixtures_dir, tmp_path):
+    """A writer may word the code meaning its own way; the MDC lead code still names the lead."""
+    import pydicom
+
+    ds = pydicom.dcmread(str(fixtures_dir / MUSE_DCM))
+    for g in ds.WaveformSequence:
+        for ch in g.ChannelDefinitionSequence:
+            ch.ChannelSourceSequence[0].CodeMeaning = "Ableitung " + ch.ChannelSourceSequence[0].CodeValue
+    out = tmp_path / "relabelled.dcm"
+    ds.save_as(str(out))
+    rec, ref = read_any(out), read_any(fixtures_dir / MUSE_DCM)
+    assert rec.derived_leads == ()
+    np.testing.assert_array_equal(rec.signal, ref.signal)
+
+
+def _rhythm_lead_data(text: str, lead: str) -> re.Match:
+    rhythm = text.index("<WaveformType>Rhythm</WaveformType>")
+    pattern = rf"<LeadID>{lead}</LeadID>.*?<WaveFormData>(.*?)</WaveFormData>"
+    return re.compile(pattern, re.S).search(text, rhythm)
+
+
+def test_real_muse_checksums_are_checked(fixtures_dir, tmp_path):
+    """Every lead of the real export carries a CRC-32 that matches; one flipped sample is refused."""
+    text = (fixtures_dir / MUSE).read_text(encoding="utf-8")
+    m = _rhythm_lead_data(text, "V2")
+    raw = bytearray(base64.b64decode("".join(m.group(1).split())))
+    raw[1000] ^= 0x01                                      # one sample off by one LSB
+    edited = text[:m.start(1)] + base64.b64encode(bytes(raw)).decode() + text[m.end(1):]
+    bad = tmp_path / "edited.xml"
+    bad.write_text(edited, encoding="utf-8")
+    with pytest.raises(MalformedFileError, match=r"lead V2: .*checksum"):
+        read_any(bad)
+    # With the checksum zeroed (what a writer that does not compute one puts there) the file reads.
+    m2 = _rhythm_lead_data(edited, "V2")
+    crc = re.compile(r"<LeadDataCRC32>\d+</LeadDataCRC32>").search(edited, m2.start(), m2.start(1))
+    zeroed = edited[:crc.start()] + "<LeadDataCRC32>0</LeadDataCRC32>" + edited[crc.end():]
+    ok = tmp_path / "zeroed.xml"
+    ok.write_text(zeroed, encoding="utf-8")
+    rec = read_any(ok)
+    v2 = rec.signal[CANONICAL_LEADS.index("V2")] - read_any(fixtures_dir / MUSE).signal[CANONICAL_LEADS.index("V2")]
+    assert np.count_nonzero(np.abs(v2) > 1e-6) == 1
+
+
+def test_misnamed_real_files_still_read(fixtures_dir, tmp_path):
+    for rel, fmt in ((MUSE, "muse"), (MUSE_DCM, "dicom")):
+        dst = tmp_path / "upload.bin"
+        shutil.copy(fixtures_dir / rel, dst)
+        assert detect_format(dst) == fmt
