@@ -3,6 +3,8 @@ tests/fixtures/formats/ with their licences (README.md there says where each com
 
 - ``muse_guangxi_sinus_rhythm.xml``: a GE MUSE 9.0.9 export of a MAC cart ECG (MIT, via ecg2dcm 1.3.1).
 - ``ecg2dcm_guangxi_sinus_rhythm.dcm``: the same ECG converted to DICOM General ECG by ecg2dcm (MIT).
+- ``philips_sierra103_129DYPRG.xml``: a Philips Sierra XML 1.03 file from a HeartStart MRx, XLI-compressed
+  (sierra-ecg-tools' test file, MIT).
 """
 import base64
 import re
@@ -18,6 +20,10 @@ from data_access.leads import CANONICAL_LEADS
 MUSE = "formats/muse_guangxi_sinus_rhythm.xml"
 MUSE_DCM = "formats/ecg2dcm_guangxi_sinus_rhythm.dcm"
 MUSE_LSB_MV = 4.88e-3
+PHILIPS = "formats/philips_sierra103_129DYPRG.xml"
+PHILIPS_LSB_MV = 5e-3
+# sierra-ecg-tools' own tests pin these samples (index 2750 of each lead, in LSB) for this file.
+PHILIPS_MIDPOINTS = [-9, -17, -7, 13, -1, -12, 0, -1, -3, -4, -7, -6]
 
 
 def test_real_muse_export(fixtures_dir):
@@ -102,7 +108,54 @@ def test_real_muse_checksums_are_checked(fixtures_dir, tmp_path):
 
 
 def test_misnamed_real_files_still_read(fixtures_dir, tmp_path):
-    for rel, fmt in ((MUSE, "muse"), (MUSE_DCM, "dicom")):
+    for rel, fmt in ((MUSE, "muse"), (MUSE_DCM, "dicom"), (PHILIPS, "philips")):
         dst = tmp_path / "upload.bin"
         shutil.copy(fixtures_dir / rel, dst)
         assert detect_format(dst) == fmt
+
+
+def test_real_philips_heartstart_file(fixtures_dir):
+    rec = read_any(fixtures_dir / PHILIPS)
+    assert detect_format(fixtures_dir / PHILIPS) == "philips"
+    assert rec.fs == 500.0 and rec.leads == CANONICAL_LEADS and rec.derived_leads == ()
+    m = rec.metadata
+    assert m["format"] == "Philips Sierra XML 1.03"
+    assert (m["age"], m["sex"], m["acquisition_time"], m["device"]) == (50, "M", "2011-12-01T07:27:34",
+                                                                      "HeartstartMRx")
+    assert m["statements"][0] == "Sinus bradycardia rate< 50" and m["statements"][-1] == ">>> Acute MI <<<"
+    iv = m["intervals"]
+    assert (iv["heart_rate_bpm"], iv["pr_ms"], iv["qrs_ms"], iv["qt_ms"], iv["qtc_ms"]) == (41, 151, 135, 476, 393)
+    # 11 s were written: 10.528 s of ECG, then the calibration pattern, which is cut off.
+    assert rec.signal.shape == (12, 5264) and m["calibration_trimmed_s"] == 0.472
+    mid = np.round(rec.signal[:, 2750].astype(np.float64) / PHILIPS_LSB_MV).astype(int)
+    assert mid.tolist() == PHILIPS_MIDPOINTS
+    s = {lead: rec.signal[i].astype(np.float64) for i, lead in enumerate(CANONICAL_LEADS)}
+    assert np.abs(s["III"] - (s["II"] - s["I"])).max() <= 2 * PHILIPS_LSB_MV + 1e-6
+    assert np.abs(s["aVF"] - (s["II"] - s["I"] / 2)).max() <= 2 * PHILIPS_LSB_MV + 1e-6
+    assert 0.5 < np.ptp(s["II"]) < 5.0
+
+
+def test_real_philips_matches_the_reference_decoder(fixtures_dir):
+    """sierraecg's own file reader decodes the same integers; the part cut off is the 1 mV pulse."""
+    import sierraecg
+
+    ref = sierraecg.read_file(str(fixtures_dir / PHILIPS))
+    rec = read_any(fixtures_dir / PHILIPS)
+    n = rec.signal.shape[1]
+    for lead in ref.leads:
+        samples = np.asarray(lead.samples, dtype=np.float64)
+        assert samples.size == 5500
+        i = CANONICAL_LEADS.index(lead.label)
+        np.testing.assert_allclose(rec.signal[i], samples[:n] * PHILIPS_LSB_MV, atol=1e-6)
+        assert set(np.unique(samples[n:])) == {0.0, 200.0}          # 200 LSB × 5 µV = 1 mV
+        assert np.count_nonzero(samples[n:] == 200.0) == 100        # 0.2 s
+
+
+def test_real_philips_cut_short_is_refused(fixtures_dir, tmp_path):
+    text = (fixtures_dir / PHILIPS).read_text(encoding="utf-8")
+    end = text.index("</parsedwaveforms>")
+    cut = tmp_path / "cut.xml"
+    cut.write_text(text[:end - 4000] + text[end:], encoding="utf-8")   # 4000 base64 characters lost
+    with pytest.raises(MalformedFileError, match="truncated"):
+        read_any(cut)
+
