@@ -71,8 +71,10 @@ def derive_limb_leads(leads: dict[str, np.ndarray], record: str) -> tuple[dict[s
     missing_limb = [lead for lead in LIMB_DERIVED if lead not in out]
     if missing_limb:
         if not {"I", "II"} <= out.keys():
-            raise LeadError(f"lead(s) {', '.join(missing_limb)} are missing and cannot be derived without "
-                            "leads I and II", record)
+            absent = [lead for lead in CANONICAL_LEADS if lead not in out]
+            found = [lead for lead in CANONICAL_LEADS if lead in leads]
+            raise LeadError(f"missing lead(s) {', '.join(absent)}; found {', '.join(found) or 'none'} (III, aVR, "
+                            "aVL, aVF can be derived only when leads I and II are present)", record)
         i, ii = out["I"], out["II"]
         formulas = {"III": lambda: ii - i, "aVR": lambda: -(i + ii) / 2.0,
                     "aVL": lambda: i - ii / 2.0, "aVF": lambda: ii - i / 2.0}

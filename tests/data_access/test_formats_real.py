@@ -5,6 +5,8 @@ tests/fixtures/formats/ with their licences (README.md there says where each com
 - ``ecg2dcm_guangxi_sinus_rhythm.dcm``: the same ECG converted to DICOM General ECG by ecg2dcm (MIT).
 - ``philips_sierra103_129DYPRG.xml``: a Philips Sierra XML 1.03 file from a HeartStart MRx, XLI-compressed
   (sierra-ecg-tools' test file, MIT).
+- ``fda_minimum_aecg.xml``: the FDA's minimal valid HL7 aECG (aecg-python's example, CC0): one lead, 13
+  samples, so it must be refused with a message that says what is there and what is missing.
 """
 import base64
 import re
@@ -13,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 
-from data_access.errors import MalformedFileError
+from data_access.errors import LeadError, MalformedFileError
 from data_access.formats import detect_format, read_any
 from data_access.leads import CANONICAL_LEADS
 
@@ -158,4 +160,35 @@ def test_real_philips_cut_short_is_refused(fixtures_dir, tmp_path):
     cut.write_text(text[:end - 4000] + text[end:], encoding="utf-8")   # 4000 base64 characters lost
     with pytest.raises(MalformedFileError, match="truncated"):
         read_any(cut)
+
+
+def test_fda_minimal_aecg_is_refused_naming_what_it_holds(fixtures_dir):
+    path = fixtures_dir / "formats" / "fda_minimum_aecg.xml"
+    assert detect_format(path) == "aecg"
+    with pytest.raises(LeadError, match=r"^fda_minimum_aecg: missing lead\(s\) I, III, aVR, aVL, aVF, V1, V2, V3, V4, "
+                                        r"V5, V6; found II \("):
+        read_any(path)
+
+
+def test_fda_aecg_layout_with_twelve_leads_reads(fixtures_dir, tmp_path):
+    """The FDA file's own sequence element, repeated for 12 leads holding a real PTB-XL signal."""
+    from .clinical_factory import CANON, real_mv
+
+    text = (fixtures_dir / "formats" / "fda_minimum_aecg.xml").read_text(encoding="utf-8")
+    start = text.index("<component>", text.index("TIME_ABSOLUTE"))
+    end = text.index("</sequenceSet>")
+    block = text[start:end]
+    leads = real_mv(fixtures_dir)
+    blocks = []
+    for lead in CANON:
+        digits = " ".join(str(int(v)) for v in np.round(leads[lead] * 1000 / 2.5))
+        b = block.replace("MDC_ECG_LEAD_II", f"MDC_ECG_LEAD_{lead.upper()}")
+        blocks.append(re.sub(r"<digits>.*?</digits>", f"<digits>{digits}</digits>", b))
+    out = tmp_path / "fda_layout.xml"
+    out.write_text(text[:start] + "".join(blocks) + text[end:], encoding="utf-8")
+    rec = read_any(out)
+    assert rec.fs == 500.0 and rec.signal.shape == (12, 5000) and rec.derived_leads == ()
+    assert rec.metadata["acquisition_time"] == "2002-11-22T09:10:00"          # from <effectiveTime><center>
+    for i, lead in enumerate(CANONICAL_LEADS):
+        assert np.abs(rec.signal[i] - leads[lead]).max() <= 1.25e-3 + 1e-6, lead
 
