@@ -1,6 +1,7 @@
 """Clinical formats in: a real DICOM ECG (pydicom's, written by a Mortara ELI 250), EDF+ written by
 pyedflib (EDFlib), and MUSE / Philips / aECG files written from their published layouts (see
-clinical_factory), all from or checked against real signals."""
+clinical_factory), all from or checked against real signals. Real MUSE and Philips files written by
+carts: test_formats_real."""
 import shutil
 
 import numpy as np
