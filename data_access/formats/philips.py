@@ -16,10 +16,10 @@ maintained decoder of this undocumented LZW + second-difference scheme. Layout::
 XLI stores III, aVR, aVL, aVF as residuals of the other limb leads; they are reconstructed exactly as
 the reference implementation does. Uncompressed data are lead after lead, little-endian int16.
 
-Carts end the parsed waveforms with a calibration pattern, the same samples on every lead (the real
+Carts may end the parsed waveforms with a calibration pattern, the same samples on every lead (the real
 HeartStart MRx file in the tests: 0.47 s of zeros around a 0.2 s, 1 mV pulse, after 10.53 s of ECG).
-It is not ECG: the trailing run where all leads are equal sample for sample is cut off and its length
-recorded as ``calibration_trimmed_s``.
+It is not ECG: the trailing run where all leads are equal sample for sample (20 ms or longer) is cut off
+and its length recorded as ``calibration_trimmed_s``; what is left must still be 10 s long.
 """
 from __future__ import annotations
 
