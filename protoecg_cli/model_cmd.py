@@ -19,17 +19,12 @@ _MARKERS = ("README_SYNTHETIC.txt", "synth_params.json", "SYNTHETIC", "SYNTHETIC
 
 
 def looks_generated(root: Path) -> bool:
-    """True when a PTB-XL-layout directory was produced by the demo generator (a marker file, or a README
-    that says the records are synthetic/generated)."""
-    if any((root / m).exists() for m in _MARKERS):
-        return True
-    for name in ("README.md", "README.txt", "README"):
-        p = root / name
-        if p.exists():
-            text = p.read_text(errors="ignore").lower()[:5000]
-            if "synthetic" in text or "generated" in text:
-                return True
-    return False
+    """True when a PTB-XL-layout directory was produced by a generator: it holds one of the marker files
+    that ``protoecg data synth-ptbxl`` writes (``README_SYNTHETIC.txt``, ``synth_params.json``) or a
+    ``SYNTHETIC``/``GENERATED`` marker. A README is not read: a real dataset's README may well mention
+    generated ECGs (the vendored real PTB-XL records' README does), and calling a real-data model a demo
+    model is as wrong as the reverse. ``--demo-data``/``--real-data`` override the detection."""
+    return any((root / m).exists() for m in _MARKERS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
