@@ -42,11 +42,12 @@ def unit_factor(unit: str | None, lead: str, record: str, default: str | None = 
 def lead_name(raw: str) -> str | None:
     """Canonical lead name from the spellings of the clinical formats, or ``None`` for a non-standard lead.
 
-    ``MDC_ECG_LEAD_AVR`` (HL7 aECG), ``Lead I (Einthoven)`` (DICOM code meanings), ``ECG V1``/``EKG II``
+    ``MDC_ECG_LEAD_AVR`` (HL7 aECG), ``Lead I (Einthoven)`` and ``aVR, augmented voltage, right``
+    (DICOM code meanings: older carts and the DICOM CID 3001 wording), ``ECG V1``/``EKG II``
     (EDF labels), ``aVR``/``AVR``/``avr``.
     """
     s = str(raw).strip()
-    s = re.sub(r"\(.*?\)", "", s).strip()
+    s = re.sub(r"\(.*?\)", "", s).split(",", 1)[0].strip()
     s = re.sub(r"^(MDC_ECG_LEAD_|ECG[ _-]*|EKG[ _-]*)", "", s, flags=re.IGNORECASE).strip()
     return normalise_lead_name(s)
 
@@ -70,8 +71,10 @@ def derive_limb_leads(leads: dict[str, np.ndarray], record: str) -> tuple[dict[s
     missing_limb = [lead for lead in LIMB_DERIVED if lead not in out]
     if missing_limb:
         if not {"I", "II"} <= out.keys():
-            raise LeadError(f"lead(s) {', '.join(missing_limb)} are missing and cannot be derived without "
-                            "leads I and II", record)
+            absent = [lead for lead in CANONICAL_LEADS if lead not in out]
+            found = [lead for lead in CANONICAL_LEADS if lead in leads]
+            raise LeadError(f"missing lead(s) {', '.join(absent)}; found {', '.join(found) or 'none'} (III, aVR, "
+                            "aVL, aVF can be derived only when leads I and II are present)", record)
         i, ii = out["I"], out["II"]
         formulas = {"III": lambda: ii - i, "aVR": lambda: -(i + ii) / 2.0,
                     "aVL": lambda: i - ii / 2.0, "aVF": lambda: ii - i / 2.0}

@@ -3,7 +3,7 @@
 Own reader (defusedxml): the only Python package for the format pulls in lxml and pandas for what is a
 few element look-ups. Layout (HL7 aECG Implementation Guide, 2005), namespace ``urn:hl7-org:v3``::
 
-    AnnotatedECG/effectiveTime/low[@value]                               acquisition time (YYYYMMDDhhmmss)
+    AnnotatedECG/effectiveTime/{low|center}[@value]                      acquisition time (YYYYMMDDhhmmss)
     .../subjectDemographicPerson/{administrativeGenderCode[@code], birthTime[@value]}
     AnnotatedECG/component/series[code=RHYTHM]/component/sequenceSet/component/sequence:
         code=TIME_ABSOLUTE|TIME_RELATIVE, value[GLIST]/increment[@value, @unit]   sampling interval
@@ -125,8 +125,10 @@ def _ts(value: str | None) -> datetime | None:
 
 def _metadata(root) -> dict[str, Any]:
     meta: dict[str, Any] = {}
-    low = find(root, "effectiveTime", "low")
-    acq = _ts(low.get("value") if low is not None else None)
+    when = find(root, "effectiveTime", "low")
+    if when is None:                                 # a single time point (the FDA's minimal example)
+        when = find(root, "effectiveTime", "center")
+    acq = _ts(when.get("value") if when is not None else None)
     meta["acquisition_time"] = acq.isoformat() if acq else None
     person = next(iter(find_all(root, "subjectDemographicPerson")), None)
     if person is not None:

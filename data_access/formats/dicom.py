@@ -16,13 +16,20 @@ import numpy as np
 
 from ..errors import MalformedFileError
 from ..record import ECGRecord
-from ._common import build_record, collect_leads, parse_age, parse_sex, unit_factor
+from ._common import build_record, collect_leads, lead_name, parse_age, parse_sex, unit_factor
 
 ECG_SOP_CLASSES = {"1.2.840.10008.5.1.4.1.1.9.1.1": "12-lead ECG Waveform Storage",
                    "1.2.840.10008.5.1.4.1.1.9.1.2": "General ECG Waveform Storage"}
+# Measurement code meanings, lower case, a trailing " global" dropped (the MDC wording that DICOM
+# converters such as ecg2dcm write: "PR interval global", "QTc interval global").
 _MEASURES = {"rr interval": "rr_ms", "pr interval": "pr_ms", "qrs duration": "qrs_ms", "qt interval": "qt_ms",
              "qtc interval": "qtc_ms", "p axis": "p_axis_deg", "qrs axis": "qrs_axis_deg", "t axis": "t_axis_deg",
-             "ventricular heart rate": "heart_rate_bpm", "heart rate": "heart_rate_bpm"}
+             "ventricular heart rate": "heart_rate_bpm", "heart rate": "heart_rate_bpm",
+             "atrial heart rate": "atrial_rate_bpm"}
+# Lead codes shared by the MDC (``2:N``) and SCP-ECG (``5.6.3-9-N``) schemes of DICOM CID 3001: the code
+# names the lead even where a writer's code meaning is worded in a way not seen before.
+_LEAD_CODES = {1: "I", 2: "II", 3: "V1", 4: "V2", 5: "V3", 6: "V4", 7: "V5", 8: "V6",
+               61: "III", 62: "aVR", 63: "aVL", 64: "aVF"}
 
 
 def read_dicom(path: str | Path, **validate: Any) -> ECGRecord:
@@ -56,6 +63,8 @@ def read_dicom(path: str | Path, **validate: Any) -> ECGRecord:
     for c, ch in enumerate(channels):
         src = (ch.get("ChannelSourceSequence") or [None])[0]
         name = str(src.get("CodeMeaning", "")) if src is not None else f"channel {c + 1}"
+        if src is not None and lead_name(name) is None:
+            name = _lead_from_code(src) or name
         raw_names.append(name)
         units_seq = ch.get("ChannelSensitivityUnitsSequence")
         unit = str(units_seq[0].get("CodeValue", "")) if units_seq else None
@@ -87,7 +96,8 @@ def _metadata(ds) -> dict[str, Any]:
         names = ann.get("ConceptNameCodeSequence")
         value = ann.get("NumericValue")
         if names and value is not None:
-            key = _MEASURES.get(str(names[0].get("CodeMeaning", "")).strip().lower())
+            meaning = str(names[0].get("CodeMeaning", "")).strip().lower().removesuffix(" global")
+            key = _MEASURES.get(meaning)
             if key:
                 try:
                     ivals.setdefault(key, float(value))
@@ -95,3 +105,12 @@ def _metadata(ds) -> dict[str, Any]:
                     continue
     meta["statements"], meta["intervals"] = statements, ivals
     return meta
+
+
+def _lead_from_code(src) -> str | None:
+    """Canonical lead from an MDC ``2:N`` or SCP-ECG ``5.6.3-9-N`` channel source code, else ``None``."""
+    scheme, code = str(src.get("CodingSchemeDesignator", "")).upper(), str(src.get("CodeValue", ""))
+    prefix = {"MDC": "2:", "SCPECG": "5.6.3-9-"}.get(scheme)
+    if prefix is None or not code.startswith(prefix) or not code[len(prefix):].isdigit():
+        return None
+    return _LEAD_CODES.get(int(code[len(prefix):]))

@@ -15,6 +15,11 @@ maintained decoder of this undocumented LZW + second-difference scheme. Layout::
 
 XLI stores III, aVR, aVL, aVF as residuals of the other limb leads; they are reconstructed exactly as
 the reference implementation does. Uncompressed data are lead after lead, little-endian int16.
+
+Carts may end the parsed waveforms with a calibration pattern, the same samples on every lead (the real
+HeartStart MRx file in the tests: 0.47 s of zeros around a 0.2 s, 1 mV pulse, after 10.53 s of ECG).
+It is not ECG: the trailing run where all leads are equal sample for sample (20 ms or longer) is cut off
+and its length recorded as ``calibration_trimmed_s``; what is left must still be 10 s long.
 """
 from __future__ import annotations
 
@@ -57,11 +62,32 @@ def read_philips(path: str | Path, **validate: Any) -> ECGRecord:
     if pw is None:
         raise MalformedFileError("no <parsedwaveforms> element: the file carries no rhythm data", rid)
     labels = _labels(pw, sig)
-    ints = _decode(pw, labels, fs, rid)
+    ints, n_cal = _trim_calibration(_decode(pw, labels, fs, rid), fs)
     named = [(lab, ints[i].astype(np.float64) * res_uv * 1e-3) for i, lab in enumerate(labels) if i < len(ints)]
     leads = collect_leads(named, rid)
+    meta = _metadata(root)
+    if n_cal:
+        meta["calibration_trimmed_s"] = round(n_cal / fs, 4)
     return build_record(rid, leads, fs, fmt=f"Philips Sierra XML {version}", path=path,
-                        metadata=_metadata(root), lead_names=labels, **validate)
+                        metadata=meta, lead_names=labels, **validate)
+
+
+# A shorter run of identical samples on all leads could be chance (a flat stretch of an ECG never is 20 ms
+# long on 12 leads at once, but two or three samples can be).
+_MIN_CALIBRATION_S = 0.02
+
+
+def _trim_calibration(ints: list[np.ndarray], fs: float) -> tuple[list[np.ndarray], int]:
+    """Cut the trailing samples that are identical on every lead (calibration pulse, padding)."""
+    if len(ints) < 2 or len({x.size for x in ints}) != 1 or ints[0].size == 0:
+        return ints, 0
+    stack = np.stack(ints)
+    same = np.all(stack == stack[0], axis=0)
+    differs = np.flatnonzero(~same)
+    n_tail = stack.shape[1] - (differs[-1] + 1 if differs.size else 0)
+    if n_tail < _MIN_CALIBRATION_S * fs or n_tail == stack.shape[1]:
+        return ints, 0
+    return [x[:-n_tail] for x in ints], int(n_tail)
 
 
 def _number(value: str | None, tag: str, rid: str) -> float:

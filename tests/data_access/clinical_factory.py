@@ -1,12 +1,13 @@
 """Writers of clinical ECG files for the reader tests, from a real PTB-XL signal.
 
-No real GE MUSE, Philips or HL7 aECG file with a licence that allows vendoring could be obtained
-here, so these files are written from the published layouts (the element names and encodings the
-readers' docstrings list), strictly: base64 little-endian int16 with LSB and units for MUSE, Philips
+Real MUSE and Philips files and the FDA's minimal aECG are vendored in tests/fixtures/formats (see its
+README); these writers add what those cannot: a 12-lead HL7 aECG, every encoding variant, and files
+broken on purpose for the bad-input tests. They follow the published layouts (the element names and
+encodings the readers' docstrings list), strictly: base64 little-endian int16 with LSB and units for MUSE, Philips
 Sierra 1.03 uncompressed or XLI-compressed (the XLI encoder below is the inverse of the decoder of the
 ``sierraecg`` reference implementation, which decodes it in the reader), aECG digits with scale and
 origin. EDF files are written by pyedflib (the EDFlib C library), i.e. by other software.
-DICOM uses the real file vendored in tests/fixtures/formats/.
+DICOM uses the real files vendored in tests/fixtures/formats/.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Clinical formats in: a real DICOM ECG (pydicom's, written by a Mortara ELI 250), EDF+ written by
 pyedflib (EDFlib), and MUSE / Philips / aECG files written from their published layouts (see
-clinical_factory), all from or checked against real signals."""
+clinical_factory), all from or checked against real signals. Real MUSE and Philips files written by
+carts: test_formats_real."""
 import shutil
 
 import numpy as np
@@ -127,3 +128,15 @@ def test_convert_resamples_on_request(tmp_path, fixtures_dir):
     run = convert_many([fixtures_dir / DICOM], tmp_path, fs=500)
     rec = read_record(run.written[0][1])                              # 500 Hz: the plain WFDB reader accepts it
     assert rec.fs == 500.0 and rec.signal.shape == (12, 5000)
+
+
+def test_philips_trailing_pattern_on_all_leads_is_cut(tmp_path, leads):
+    """What the real HeartStart file has after its ECG (test_formats_real): here 1 s of zeros on every lead."""
+    padded = {k: np.concatenate([v, np.zeros(500)]) for k, v in leads.items()}
+    rec = read_any(write_philips(tmp_path / "cal.xml", padded))
+    assert rec.signal.shape == (12, 5000) and rec.metadata["calibration_trimmed_s"] == 1.0
+    # A few equal samples (under 20 ms) can be chance: kept.
+    short = {k: np.concatenate([v, np.zeros(5)]) for k, v in leads.items()}
+    rec = read_any(write_philips(tmp_path / "short.xml", short))
+    assert rec.signal.shape == (12, 5005) and "calibration_trimmed_s" not in rec.metadata
+

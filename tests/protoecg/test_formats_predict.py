@@ -22,7 +22,12 @@ def samples(tmp_path_factory, fixtures_dir):
     leads = real_mv(fixtures_dir)
     return [fixtures_dir / "formats" / "waveform_ecg.dcm", write_muse(d / "muse.xml", leads),
             write_philips(d / "philips.xml", leads), write_philips(d / "philips_xli.xml", leads, compress=True),
-            write_aecg(d / "aecg.xml", leads), write_edf(d / "ecg.edf", leads)]
+            write_aecg(d / "aecg.xml", leads), write_edf(d / "ecg.edf", leads),
+            # written by other software: a Philips HeartStart MRx file (XLI), a GE MUSE 9 export of a MAC
+            # cart ECG and ecg2dcm's DICOM of it (these two last: the comparison below relies on it)
+            fixtures_dir / "formats" / "philips_sierra103_129DYPRG.xml",
+            fixtures_dir / "formats" / "muse_guangxi_sinus_rhythm.xml",
+            fixtures_dir / "formats" / "ecg2dcm_guangxi_sinus_rhythm.dcm"]
 
 
 def test_each_format_predicts_like_its_wfdb_conversion(bundle, samples, tmp_path):
@@ -34,6 +39,8 @@ def test_each_format_predicts_like_its_wfdb_conversion(bundle, samples, tmp_path
     np.testing.assert_allclose(p_file, p_wfdb, atol=1e-4)
     # The comparison has teeth: the DICOM ECG and the PTB-XL ECG get different predictions.
     assert np.abs(p_file[0] - p_file[1]).max() > 1e-3
+    # The MUSE export and its DICOM conversion are one ECG: one prediction (derived leads within 2.4 µV).
+    np.testing.assert_allclose(p_file[-2], p_file[-1], atol=1e-4)
 
 
 def test_explain_accepts_a_clinical_file_path(bundle, samples):
