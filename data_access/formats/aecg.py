@@ -8,7 +8,8 @@ few element look-ups. Layout (HL7 aECG Implementation Guide, 2005), namespace ``
     AnnotatedECG/component/series[code=RHYTHM]/component/sequenceSet/component/sequence:
         code=TIME_ABSOLUTE|TIME_RELATIVE, value[GLIST]/increment[@value, @unit]   sampling interval
         code=MDC_ECG_LEAD_*, value[SLIST_PQ]/{origin, scale}[@value, @unit], digits   samples
-    .../annotationSet//annotation: MDC_ECG_INTERPRETATION_STATEMENT (text), MDC_ECG_HEART_RATE,
+    .../annotationSet//annotation: MDC_ECG_INTERPRETATION_STATEMENT (text), MDC_ECG_RHY (value
+        @displayName, e.g. "Sinus Rhythm"), MDC_ECG_HEART_RATE,
         MDC_ECG_TIME_PD_PR / _QRS / _QT / _QTc (value[@value, @unit])
 
 A sample is ``origin + scale × digit`` in the unit of ``scale`` (usually µV).
@@ -146,7 +147,11 @@ def _metadata(root) -> dict[str, Any]:
             continue
         if code.startswith("MDC_ECG_INTERPRETATION"):
             t = (val.text or val.get("value") or "").strip()
-            if t:
+            if t and t not in statements:
+                statements.append(t)
+        elif code == "MDC_ECG_RHY":                  # the cart's rhythm call, a coded value (Mortara ELI)
+            t = (val.get("displayName") or val.get("code") or "").strip()
+            if t and t not in statements:
                 statements.append(t)
         elif code in _ANNOTATIONS and val.get("value") is not None:
             try:

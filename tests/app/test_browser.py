@@ -132,17 +132,17 @@ def test_case_review_in_chromium(server, tmp_path):
 def test_every_clinical_format_uploads_in_chromium(server, tmp_path):
     """Each clinical format through the real upload endpoint: explained, with a PDF that downloads."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.data_access.clinical_factory import real_mv, write_aecg, write_edf
+    from tests.data_access.clinical_factory import real_mv, write_edf
 
     port, _, _ = server
     fx = REPO / "tests" / "fixtures"
     leads = real_mv(fx)
-    # GE MUSE and Philips: the real files vendored in tests/fixtures/formats (the factory's files are
+    # GE MUSE, Philips and HL7 aECG: the real files vendored in tests/fixtures/formats (the factory's files are
     # read in tests/data_access); ecg2dcm's DICOM conversion of the MUSE file is the General ECG SOP class.
     files = {"GE MUSE XML": fx / "formats" / "muse_guangxi_sinus_rhythm.xml",
              "DICOM General ECG": fx / "formats" / "ecg2dcm_guangxi_sinus_rhythm.dcm",
              "Philips Sierra XML": fx / "formats" / "philips_sierra103_129DYPRG.xml",     # real, XLI
-             "HL7 aECG": write_aecg(tmp_path / "aecg_ecg.xml", leads),
+             "HL7 aECG": fx / "formats" / "fda_ectd_subject1_1.xml",                   # real, FDA/HL7
              "EDF": write_edf(tmp_path / "holter_ecg.edf", leads),
              "DICOM 12-lead ECG": fx / "formats" / "waveform_ecg.dcm"}
     with sync_api.sync_playwright() as p:

@@ -7,6 +7,9 @@ tests/fixtures/formats/ with their licences (README.md there says where each com
   (sierra-ecg-tools' test file, MIT).
 - ``fda_minimum_aecg.xml``: the FDA's minimal valid HL7 aECG (aecg-python's example, CC0): one lead, 13
   samples, so it must be refused with a message that says what is there and what is missing.
+- ``fda_ectd_subject1_1.xml``: a full HL7 aECG from the FDA's eCTD example study (aecg-python, CC0): the
+  HL7 aECG reference example of a Mortara ELI250 resting ECG, 12 leads stored independently, 10 s at
+  500 Hz, 2.5 uV per digit, a rhythm series plus a representative-beat derived series and annotations.
 """
 import base64
 import re
@@ -26,6 +29,8 @@ PHILIPS = "formats/philips_sierra103_129DYPRG.xml"
 PHILIPS_LSB_MV = 5e-3
 # sierra-ecg-tools' own tests pin these samples (index 2750 of each lead, in LSB) for this file.
 PHILIPS_MIDPOINTS = [-9, -17, -7, 13, -1, -12, 0, -1, -3, -4, -7, -6]
+AECG = "formats/fda_ectd_subject1_1.xml"
+AECG_LSB_MV = 2.5e-3          # <scale value="2.5" unit="uV"/>, <origin value="0" unit="uV"/>
 
 
 def test_real_muse_export(fixtures_dir):
@@ -192,3 +197,40 @@ def test_fda_aecg_layout_with_twelve_leads_reads(fixtures_dir, tmp_path):
     for i, lead in enumerate(CANONICAL_LEADS):
         assert np.abs(rec.signal[i] - leads[lead]).max() <= 1.25e-3 + 1e-6, lead
 
+
+
+def test_real_aecg_reads_its_rhythm_series(fixtures_dir):
+    """The full FDA/HL7 example: the 10 s rhythm series (not the 599-sample representative beat), in mV."""
+    rec = read_any(fixtures_dir / AECG)
+    assert detect_format(fixtures_dir / AECG) == "aecg"
+    assert rec.fs == 500.0 and rec.signal.shape == (12, 5000) and rec.leads == CANONICAL_LEADS
+    assert rec.derived_leads == ()                           # all 12 leads are in the file
+    assert rec.metadata["lead_names"] == [f"MDC_ECG_LEAD_{n}" for n in
+                                          ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6", "III", "AVR", "AVL", "AVF")]
+    m = rec.metadata
+    # <center value="20021122101000"/>; born 19530508; the cart's rhythm annotation (a coded value)
+    assert (m["acquisition_time"], m["sex"], m["age"], m["device"]) == ("2002-11-22T10:10:00", "M", 49, "ELI250")
+    assert m["statements"] == ["Sinus Rhythm"]
+    iv = m["intervals"]
+    assert (iv["pr_ms"], iv["qrs_ms"], iv["qt_ms"], iv["qtc_ms"]) == (148, 120, 420, 443)
+    assert (iv["p_axis_deg"], iv["qrs_axis_deg"], iv["t_axis_deg"]) == (44, -61, 86)
+    # scale (uV) applied: lead I starts "-2 -2 -2 -2 -3 -4", lead II "-7 -7", V1 "43 43"
+    np.testing.assert_allclose(rec.signal[0, :6], np.array([-2, -2, -2, -2, -3, -4]) * AECG_LSB_MV, atol=1e-9)
+    np.testing.assert_allclose(rec.signal[[1, 6], 0], np.array([-7, 43]) * AECG_LSB_MV, atol=1e-9)
+    ints = rec.signal.astype(np.float64) / AECG_LSB_MV
+    np.testing.assert_allclose(ints, np.round(ints), atol=1e-3)
+    ptp = np.ptp(rec.signal, axis=1)
+    assert np.all(ptp > 0.5) and np.all(ptp < 3.0)          # plausible resting ECG amplitudes in mV
+
+
+def test_real_aecg_limb_leads_obey_einthoven_and_goldberger(fixtures_dir):
+    """The cart stored I, II, III, aVR, aVL, aVF independently (integers): the identities hold to rounding."""
+    rec = read_any(fixtures_dir / AECG)
+    lsb = {lead: np.round(rec.signal[i].astype(np.float64) / AECG_LSB_MV) for i, lead in enumerate(rec.leads)}
+    i, ii, iii = lsb["I"], lsb["II"], lsb["III"]
+    assert np.abs(iii - (ii - i)).max() == 0                               # Einthoven, exactly
+    assert np.abs(lsb["aVR"] + (i + ii) / 2).max() <= 0.5                  # Goldberger, half an LSB of rounding
+    assert np.abs(lsb["aVL"] - (i - iii) / 2).max() <= 0.5
+    assert np.abs(lsb["aVF"] - (ii + iii) / 2).max() <= 0.5
+    assert np.abs(lsb["aVR"] + lsb["aVL"] + lsb["aVF"]).max() <= 1
+    assert np.abs(i).max() > 50                                            # (a real signal, not zeros)

@@ -23,9 +23,11 @@ def samples(tmp_path_factory, fixtures_dir):
     return [fixtures_dir / "formats" / "waveform_ecg.dcm", write_muse(d / "muse.xml", leads),
             write_philips(d / "philips.xml", leads), write_philips(d / "philips_xli.xml", leads, compress=True),
             write_aecg(d / "aecg.xml", leads), write_edf(d / "ecg.edf", leads),
-            # written by other software: a Philips HeartStart MRx file (XLI), a GE MUSE 9 export of a MAC
-            # cart ECG and ecg2dcm's DICOM of it (these two last: the comparison below relies on it)
+            # written by other software: a Philips HeartStart MRx file (XLI), the FDA's full HL7 aECG example
+            # (Mortara ELI250), a GE MUSE 9 export of a MAC cart ECG and ecg2dcm's DICOM of it (these two
+            # last: the comparison below relies on it)
             fixtures_dir / "formats" / "philips_sierra103_129DYPRG.xml",
+            fixtures_dir / "formats" / "fda_ectd_subject1_1.xml",
             fixtures_dir / "formats" / "muse_guangxi_sinus_rhythm.xml",
             fixtures_dir / "formats" / "ecg2dcm_guangxi_sinus_rhythm.dcm"]
 
