@@ -67,6 +67,7 @@ class TrainConfig:
     init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
     tied_epochs: int = 0             # after projection: fine-tune with prototypes tied to their sources
     tied_lr: float = 1e-3
+    tied_sources_per_step: int = 64  # source ECGs recomputed per step and branch in the tied stage (0 = all)
 
     def __post_init__(self) -> None:
         if self.proto_init not in ("random", "data"):

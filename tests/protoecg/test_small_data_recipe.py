@@ -235,3 +235,15 @@ def test_crossval_command_attaches_its_report_to_a_bundle(recipe_run, capsys):
     assert cv["k"] == 3 and cv["n_records"] == 300 and cv["seeds"] == [0] and len(cv["rows"]) == 1
     assert 0.0 <= cv["summary"]["macro"]["mean"] <= 1.0 and cv["summary"]["macro"]["sd"] == 0.0
     assert main(["crossval", "--ptbxl", str(REAL), "--preset", "tiny", "--k", "2"]) == 2     # clear error
+    # A step may recompute only a subset of the source ECGs; the others keep their stored value.
+    part = TiedPrototypes(model, x_train, table, max_sources=1)
+    with torch.no_grad():
+        for p in model.branch(b).add_on.parameters():
+            p.mul_(1.5)
+    stored = model.branch(b).prototypes.detach().clone()
+    step = part.compute()[b].detach()
+    changed = {int(i) for i in torch.nonzero((step - stored).abs().amax(dim=(1, 2, 3)) > 1e-6).flatten()}
+    one_source = rows.groupby("source_index")["branch_index"].apply(set).tolist()
+    assert changed and any(changed <= s for s in one_source)
+    full = part.compute(full=True)[b].detach()
+    assert (full - stored).abs().amax(dim=(1, 2, 3))[rows["branch_index"].to_numpy()].min() > 1e-6
