@@ -48,6 +48,7 @@ class TrainConfig:
     # has at least this many positives of the class; rarer classes keep the epoch of the best macro AUROC.
     # 0 = off (reference: one epoch for all classes).
     fusion_class_stop: int = 0
+    last_layer_class_stop: int = 0   # the same for the rows of the branch last layers
     patience: int = 3
     unique_projection: bool = False
     # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
