@@ -48,6 +48,7 @@ class TrainConfig:
     # has at least this many positives of the class; rarer classes keep the epoch of the best macro AUROC.
     # 0 = off (reference: one epoch for all classes).
     fusion_class_stop: int = 0
+    last_layer_class_stop: int = 0   # the same for the rows of the branch last layers
     patience: int = 3
     unique_projection: bool = False
     # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
@@ -67,6 +68,7 @@ class TrainConfig:
     init_from: str | None = None     # fine-tune: start from this bundle's weights (same architecture)
     tied_epochs: int = 0             # after projection: fine-tune with prototypes tied to their sources
     tied_lr: float = 1e-3
+    tied_sources_per_step: int = 64  # source ECGs recomputed per step and branch in the tied stage (0 = all)
 
     def __post_init__(self) -> None:
         if self.proto_init not in ("random", "data"):

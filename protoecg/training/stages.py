@@ -171,15 +171,51 @@ def last_layer_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> S
             total = total + lc.l1 * L.l1_loss(layer.weight, masks[b])
         return total
 
+    snapshots: list[tuple[dict[str, torch.Tensor], np.ndarray]] = []
+
     @torch.no_grad()
     def score() -> float:
         logits = np.zeros(data.y_val.shape, dtype=np.float32)
         for b in BRANCHES:
             logits[:, cidx[b].numpy()] = model.branch(b).last_layer(s_va[b]).numpy()
+        if tc.last_layer_class_stop:
+            snapshots.append(({b: model.branch(b).last_layer.weight.clone() for b in BRANCHES},
+                              per_class_auroc(data.y_val, logits)))
         return macro_auroc(data.y_val, logits)
 
-    return StageSpec("last_layer", tc.last_layer_epochs, tc.last_layer_lr, 0.0, tc.patience,
+    spec = StageSpec("last_layer", tc.last_layer_epochs, tc.last_layer_lr, 0.0, tc.patience,
                      tc.batch_size * 4, len(y), params, loss, score, score_initial=True)
+    if tc.last_layer_class_stop:
+        spec.finish = lambda: _per_class_last_layers(model, snapshots, data.y_val, tc.last_layer_class_stop)
+    return spec
+
+
+def _epoch_per_class(aucs: list[np.ndarray], y_val: np.ndarray, min_pos: int) -> dict[int, int]:
+    """{class index: epoch of its best validation AUROC} for the classes with >= ``min_pos`` validation
+    positives (and a negative); the others are left out (too noisy to choose on)."""
+    n_pos = np.asarray(y_val).sum(axis=0)
+    if len(aucs) < 2:
+        return {}
+    auc = np.stack(aucs)                                          # (epochs + 1, C)
+    out = {}
+    for c in np.flatnonzero((n_pos >= min_pos) & (n_pos < len(y_val))):
+        out[int(c)] = int(np.argmax(np.where(np.isfinite(auc[:, c]), auc[:, c], -np.inf)))
+    return out
+
+
+@torch.no_grad()
+def _per_class_last_layers(model: ProtoECGNet, snapshots: list[tuple[dict[str, torch.Tensor], np.ndarray]],
+                           y_val: np.ndarray, min_pos: int) -> None:
+    """Each branch last layer's row of a class with >= ``min_pos`` validation positives from that class's
+    own best epoch (epoch 0 = the +1/off-class initialisation): rows are independent logistic regressions
+    on the branch's similarities, as in :func:`_per_class_fusion`."""
+    chosen = {}
+    for c, e in _epoch_per_class([s[1] for s in snapshots], y_val, min_pos).items():
+        b = model.branch_of[model.codes[c]]
+        local = int((model.class_index(b) == c).nonzero()[0, 0])
+        model.branch(b).last_layer.weight[local] = snapshots[e][0][b][local]
+        chosen[model.codes[c]] = e
+    log.info("branch last-layer rows stopped per class (epoch; 0 = initialisation): %s", chosen)
 
 
 def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> StageSpec:
@@ -226,14 +262,8 @@ def _per_class_fusion(model: ProtoECGNet, snapshots: list[tuple[torch.Tensor, to
     lets the many rare classes decide when a common one (NORM) stops. Rarer classes keep the restored
     (best macro AUROC) epoch: their validation AUROC is too noisy to choose on. A resumed stage chooses
     among the epochs it ran after resuming."""
-    n_pos = np.asarray(y_val).sum(axis=0)
-    if len(snapshots) < 2:
-        return
-    auc = np.stack([s[2] for s in snapshots])                    # (epochs + 1, C)
     chosen = {}
-    for c in np.flatnonzero((n_pos >= min_pos) & (n_pos < len(y_val))):
-        col = np.where(np.isfinite(auc[:, c]), auc[:, c], -np.inf)
-        e = int(np.argmax(col))
+    for c, e in _epoch_per_class([s[2] for s in snapshots], y_val, min_pos).items():
         model.fusion.weight[c] = snapshots[e][0][c]
         model.fusion.bias[c] = snapshots[e][1][c]
         chosen[model.codes[c]] = e

@@ -12,6 +12,10 @@ projected (their class is absent from the training data) stay as they are.
 
 Source latents are computed with the branch in evaluation mode (batch-norm running statistics), which is
 what inference computes, so the prototypes written into the model at the end are the ones that were used.
+A step recomputes at most ``max_sources`` source ECGs per branch (a random subset; the other prototypes
+keep the value of the last full refresh, at most one epoch old), which bounds the cost when a branch's
+prototypes come from hundreds of ECGs; every validation score and the end of the stage use a full refresh,
+so what is scored and kept is exact.
 """
 from __future__ import annotations
 
@@ -30,8 +34,11 @@ log = logging.getLogger(__name__)
 class TiedPrototypes:
     """The projected prototypes of ``model`` as functions of their source ECGs (``x_train[source_index]``)."""
 
-    def __init__(self, model: ProtoECGNet, x_train: np.ndarray, table: pd.DataFrame) -> None:
+    def __init__(self, model: ProtoECGNet, x_train: np.ndarray, table: pd.DataFrame, max_sources: int = 0,
+                 seed: int = 0) -> None:
         self.model = model
+        self.max_sources = max_sources
+        self.gen = torch.Generator().manual_seed(seed + 41)
         self.parts: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         for b in BRANCHES:
             rows = table[(table["branch"] == b) & (table["source_index"] >= 0)]
@@ -47,11 +54,19 @@ class TiedPrototypes:
     def n_tied(self) -> int:
         return sum(len(p[1]) for p in self.parts.values())
 
-    def compute(self) -> dict[str, torch.Tensor]:
-        """{branch: prototypes} with the projected ones recomputed from their source windows (with grad)."""
+    def compute(self, full: bool = False) -> dict[str, torch.Tensor]:
+        """{branch: prototypes} with the projected ones recomputed from their source windows (with grad):
+        all of them when ``full`` or when a branch has at most ``max_sources`` sources, else those of a
+        random subset of ``max_sources`` source ECGs."""
         out = {}
         for b, (x_src, p_idx, pos, win) in self.parts.items():
             br = self.model.branch(b)
+            if not full and 0 < self.max_sources < len(x_src):
+                pick = torch.randperm(len(x_src), generator=self.gen)[:self.max_sources]
+                keep = torch.isin(pos, pick)
+                remap = torch.full((len(x_src),), -1, dtype=torch.long)
+                remap[pick] = torch.arange(len(pick))
+                x_src, p_idx, pos, win = x_src[pick], p_idx[keep], remap[pos[keep]], win[keep]
             was = br.training
             br.eval()
             try:
@@ -68,5 +83,5 @@ class TiedPrototypes:
     @torch.no_grad()
     def write(self) -> None:
         """Store the tied values as the model's prototypes (before scoring, and at the end)."""
-        for b, protos in self.compute().items():
+        for b, protos in self.compute(full=True).items():
             self.model.branch(b).prototypes.data.copy_(protos)

@@ -217,7 +217,7 @@ def _run_tied(model: ProtoECGNet, arrays: SplitArrays, cfg: RunConfig, ckpt_dir:
     import dataclasses
 
     table, _ = load_projection(ckpt_dir)
-    tied = TiedPrototypes(model, arrays.x_train, table)
+    tied = TiedPrototypes(model, arrays.x_train, table, cfg.train.tied_sources_per_step, cfg.train.seed)
     tcfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, joint_epochs=cfg.train.tied_epochs,
                                                               lr=cfg.train.tied_lr))
     forward: nn.Module = model

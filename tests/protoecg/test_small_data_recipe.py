@@ -235,3 +235,38 @@ def test_crossval_command_attaches_its_report_to_a_bundle(recipe_run, capsys):
     assert cv["k"] == 3 and cv["n_records"] == 300 and cv["seeds"] == [0] and len(cv["rows"]) == 1
     assert 0.0 <= cv["summary"]["macro"]["mean"] <= 1.0 and cv["summary"]["macro"]["sd"] == 0.0
     assert main(["crossval", "--ptbxl", str(REAL), "--preset", "tiny", "--k", "2"]) == 2     # clear error
+    # A step may recompute only a subset of the source ECGs; the others keep their stored value.
+    part = TiedPrototypes(model, x_train, table, max_sources=1)
+    with torch.no_grad():
+        for p in model.branch(b).add_on.parameters():
+            p.mul_(1.5)
+    stored = model.branch(b).prototypes.detach().clone()
+    step = part.compute()[b].detach()
+    changed = {int(i) for i in torch.nonzero((step - stored).abs().amax(dim=(1, 2, 3)) > 1e-6).flatten()}
+    one_source = rows.groupby("source_index")["branch_index"].apply(set).tolist()
+    assert changed and any(changed <= s for s in one_source)
+    full = part.compute(full=True)[b].detach()
+    assert (full - stored).abs().amax(dim=(1, 2, 3))[rows["branch_index"].to_numpy()].min() > 1e-6
+
+
+def test_last_layer_rows_stop_per_class_in_their_own_branch():
+    from data_access.ptbxl import branch_of
+    from protoecg.model import build_model
+    from protoecg.training.stages import _per_class_last_layers
+
+    model = build_model(preset("tiny").model, tuple(make_toy_ptbxl(4, seed=0).codes), branch_of())
+    C = len(model.codes)
+    c = int(model.class_index("morphology")[3])                  # a morphology class, local row 3
+    w0 = {b: model.branch(b).last_layer.weight.detach().clone() for b in ("rhythm", "morphology", "diffuse")}
+    y_val = np.zeros((20, C), dtype=np.uint8)
+    y_val[:6, c] = 1
+    snaps = []
+    for e in range(3):
+        auc = np.full(C, 0.5)
+        auc[c] = [0.5, 0.55, 0.8][e]
+        snaps.append(({b: w + e for b, w in w0.items()}, auc))
+    _per_class_last_layers(model, snaps, y_val, min_pos=5)
+    morph = model.branch("morphology").last_layer.weight
+    assert torch.equal(morph[3], w0["morphology"][3] + 2)
+    assert torch.equal(morph[:3], w0["morphology"][:3]) and torch.equal(morph[4:], w0["morphology"][4:])
+    assert torch.equal(model.branch("rhythm").last_layer.weight, w0["rhythm"])
