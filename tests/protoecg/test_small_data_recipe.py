@@ -223,18 +223,6 @@ def test_tied_prototypes_follow_the_network_and_carry_its_gradient(toy, tmp_path
     assert moved.abs().max() > 1e-4
     unprojected = table[(table["branch"] == b) & (table["source_index"] < 0)]["branch_index"].to_numpy()
     assert torch.equal(after[unprojected], before[unprojected])
-
-
-def test_crossval_command_attaches_its_report_to_a_bundle(recipe_run, capsys):
-    assert load_bundle(recipe_run).crossval is None
-    rc = main(["crossval", "--ptbxl", str(REAL), "--preset", "tiny", "--k", "3", "--seeds", "0",
-               "--attach", str(recipe_run)])
-    assert rc == 0
-    assert "macro AUROC (pooled)" in capsys.readouterr().out
-    cv = load_bundle(recipe_run).crossval
-    assert cv["k"] == 3 and cv["n_records"] == 300 and cv["seeds"] == [0] and len(cv["rows"]) == 1
-    assert 0.0 <= cv["summary"]["macro"]["mean"] <= 1.0 and cv["summary"]["macro"]["sd"] == 0.0
-    assert main(["crossval", "--ptbxl", str(REAL), "--preset", "tiny", "--k", "2"]) == 2     # clear error
     # A step may recompute only a subset of the source ECGs; the others keep their stored value.
     part = TiedPrototypes(model, x_train, table, max_sources=1)
     with torch.no_grad():
@@ -247,6 +235,18 @@ def test_crossval_command_attaches_its_report_to_a_bundle(recipe_run, capsys):
     assert changed and any(changed <= s for s in one_source)
     full = part.compute(full=True)[b].detach()
     assert (full - stored).abs().amax(dim=(1, 2, 3))[rows["branch_index"].to_numpy()].min() > 1e-6
+
+
+def test_crossval_command_attaches_its_report_to_a_bundle(recipe_run, capsys):
+    assert load_bundle(recipe_run).crossval is None
+    rc = main(["crossval", "--ptbxl", str(REAL), "--preset", "tiny", "--k", "3", "--seeds", "0",
+               "--attach", str(recipe_run)])
+    assert rc == 0
+    assert "macro AUROC (pooled)" in capsys.readouterr().out
+    cv = load_bundle(recipe_run).crossval
+    assert cv["k"] == 3 and cv["n_records"] == 300 and cv["seeds"] == [0] and len(cv["rows"]) == 1
+    assert 0.0 <= cv["summary"]["macro"]["mean"] <= 1.0 and cv["summary"]["macro"]["sd"] == 0.0
+    assert main(["crossval", "--ptbxl", str(REAL), "--preset", "tiny", "--k", "2"]) == 2     # clear error
 
 
 def test_last_layer_rows_stop_per_class_in_their_own_branch():
