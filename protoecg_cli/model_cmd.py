@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--arch", default="protoecg", choices=["protoecg", "baseline"])
     t.add_argument("--epochs", type=int, default=None, help="epochs of the joint stage (default: preset)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--tied-epochs", type=int, default=None,
+                   help="epochs of the tied stage after projection (default: preset; 0 skips it, e.g. for a "
+                        "model that will only be a starting point for fine-tuning, which ties again)")
     t.add_argument("--unique-projection", action="store_true",
                    help="stricter projection: distinct source ECGs across each branch (default: no two "
                         "prototypes of a class share a source ECG with overlapping windows)")
@@ -79,6 +82,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides: dict = {"arch": args.arch, "seed": args.seed}
     if args.epochs is not None:
         overrides["joint_epochs"] = args.epochs
+    if args.tied_epochs is not None:
+        overrides["tied_epochs"] = args.tied_epochs
     if args.unique_projection:
         overrides["unique_projection"] = True
     if args.threads is not None:
