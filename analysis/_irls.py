@@ -128,31 +128,47 @@ class RefitResult:
 
 def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
                 mask: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 50,
-                max_step: float = 5.0) -> RefitResult:
+                max_step: float = 5.0, start: np.ndarray | None = None) -> RefitResult:
     """Exact Newton fits of y_b ~ C + f_b for every column b, vectorised across columns.
 
     ``C`` (n, q): covariates, intercept first. ``y``: (n,) shared 0/1 outcome, or (n, B) one outcome per
     column (then columns may belong to different phecodes). ``mask`` (n, B), optional: 1 where a unit is
     analysed for that column, 0 elsewhere (those units get weight 0). ``beta0``: (q,) or (B, q) null
-    coefficients used as the start (feature coefficient 0). Plain Newton steps (as statsmodels' default
-    solver), each capped at ``max_step`` per coefficient so that separated data cannot overflow; a column
-    stops once its largest step is below ``tol``. Columns still moving after ``max_iter`` steps, or with a
-    diverging coefficient, are reported as not converged / separated.
+    coefficients used as the start; ``start`` (B,), optional: start of the feature coefficient (default 0;
+    the PheWAS passes the score test's one-step estimate U/V, which saves about one Newton step). Plain
+    Newton steps (as statsmodels' default solver), each capped at ``max_step`` per coefficient so that
+    separated data cannot overflow; a column stops once its largest step is below ``tol``. Columns still
+    moving after ``max_iter`` steps, or with a diverging coefficient, are reported as not converged /
+    separated.
+
+    The log-likelihood, the information matrix (for the SEs) and the fitted probabilities (for the
+    separation check) are those of the last Newton iteration, i.e. at the estimate before its final step
+    (< ``tol``): no extra pass over the data is made after convergence. Newton converges quadratically, so
+    the returned ``beta`` (after that step) is exact to rounding, and the SE and log-likelihood differ
+    from their values at ``beta`` by O(tol) relative and O(tol^2) respectively.
     """
     n, q = C.shape
     B = Fz.shape[1]
     d = q + 1
     CC = _pairwise_products(C)
     Y = np.broadcast_to(y[:, None], (n, B)) if y.ndim == 1 else y
-    Mk = np.ones((n, B)) if mask is None else mask
+    if mask is not None and mask.all():
+        mask = None     # every unit analysed: no masking passes over the (n, B) arrays
+    Mk = mask
     beta = np.zeros((B, d))
     beta[:, :q] = beta0
+    if start is not None:
+        beta[:, q] = np.clip(np.nan_to_num(start, nan=0.0), -max_step, max_step)
     converged = np.zeros(B, dtype=bool)
     n_iter = np.zeros(B, dtype=int)
+    ll = np.full(B, np.nan)
+    H = np.full((B, d, d), np.nan)
+    pinned = np.zeros(B, dtype=bool)
 
     def hessian(Fa, mu, Ma):
         w = mu * (1.0 - mu)
-        w *= Ma
+        if Ma is not None:
+            w *= Ma
         wf = w * Fa
         Ha = np.empty((Fa.shape[1], d, d))
         Ha[:, :q, :q] = (CC.T @ w).T.reshape(-1, q, q)
@@ -168,16 +184,18 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
         return e
 
     for _ in range(max_iter):
-        idx = np.flatnonzero(~converged)
+        idx = np.flatnonzero(~converged & (n_iter < max_iter))
         if len(idx) == 0:
             break
         if len(idx) == B:  # views, no copies, while every column is still moving
             Fa, Ya, Ma = Fz, Y, Mk
         else:
-            Fa, Ya, Ma = Fz[:, idx], Y[:, idx], Mk[:, idx]
-        mu = expit(linpred(beta[idx], Fa))
+            Fa, Ya, Ma = Fz[:, idx], Y[:, idx], None if Mk is None else Mk[:, idx]
+        eta = linpred(beta[idx], Fa)
+        mu = expit(eta)
         r = Ya - mu
-        r *= Ma
+        if Ma is not None:
+            r *= Ma
         Ha = hessian(Fa, mu, Ma)
         g = np.empty((len(idx), d))
         g[:, :q] = (C.T @ r).T
@@ -192,18 +210,24 @@ def refit_block(C: np.ndarray, y: np.ndarray, Fz: np.ndarray, beta0: np.ndarray,
         beta[idx] += step
         n_iter[idx] += 1
         converged[idx] = np.max(np.abs(step), axis=1) < tol
-    # Log-likelihood and information matrix at the final estimates (all columns).
-    eta = linpred(beta, Fz)
-    ll = _loglik(Y, eta, Mk)
-    mu = expit(eta)
-    H = hessian(Fz, mu, Mk)
+        leaving = np.flatnonzero(converged[idx] | (n_iter[idx] >= max_iter))
+        if len(leaving):   # last iteration of these columns: keep its likelihood, information, fit
+            gi = idx[leaving]
+            if len(leaving) == len(idx):
+                Yl, el, mu_l, Ml = Ya, eta, mu, Ma
+            else:
+                Yl, el, mu_l = Ya[:, leaving], eta[:, leaving], mu[:, leaving]
+                Ml = None if Ma is None else Ma[:, leaving]
+            ll[gi] = _loglik(Yl, el, Ml)
+            H[gi] = Ha[leaving]
+            edge = (mu_l < 1e-10) | (mu_l > 1 - 1e-10)
+            pinned[gi] = (edge if Ml is None else edge & (Ml > 0)).any(axis=0)
     with np.errstate(invalid="ignore"):
         try:
             cov = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             cov = np.linalg.pinv(H, hermitian=True)
         se = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
-    pinned = (((mu < 1e-10) | (mu > 1 - 1e-10)) & (Mk > 0)).any(axis=0)
     separated = (pinned & (np.abs(beta[:, q]) > 8.0)) | ~np.isfinite(beta[:, q]) | (np.abs(beta[:, q]) > 30)
     return RefitResult(beta=beta, se=se, loglik=ll, converged=converged & ~separated, n_iter=n_iter,
                        separated=separated)

@@ -63,10 +63,12 @@ def refit_requests(requests: list, outs: list, F: np.ndarray, C: np.ndarray, P_a
             else:
                 nf = _irls.fit_null_block(Ck, Y, Mk, tol=cfg.tol, max_iter=cfg.max_iter)
                 b0, ll0 = nf.beta, nf.loglik
-            _fit_chunk(outs, kc, jc, Ck, Y, Fz, Mk, b0, ll0, firth, cfg)
+            # the score test's one-step estimate (per within-phecode SD, the scale of Fz) starts Newton
+            start = np.array([outs[k]["beta"][j] for k, j in zip(kc, jc)])
+            _fit_chunk(outs, kc, jc, Ck, Y, Fz, Mk, b0, ll0, firth, cfg, start)
 
 
-def _fit_chunk(outs, kc, jc, C, Y, Fz, Mk, b0, ll0, firth: bool, cfg) -> None:
+def _fit_chunk(outs, kc, jc, C, Y, Fz, Mk, b0, ll0, firth: bool, cfg, start: np.ndarray | None = None) -> None:
     B = len(kc)
     use_firth = np.full(B, firth)
     why = np.full(B, "fewer than %d cases or controls" % cfg.firth_below if firth else "", dtype=object)
@@ -74,7 +76,7 @@ def _fit_chunk(outs, kc, jc, C, Y, Fz, Mk, b0, ll0, firth: bool, cfg) -> None:
     conv = np.zeros(B, dtype=bool)
     method = np.full(B, "lrt", dtype=object)
     if not firth:
-        r = _irls.refit_block(C, Y, Fz, b0, mask=Mk, tol=cfg.tol, max_iter=cfg.max_iter)
+        r = _irls.refit_block(C, Y, Fz, b0, mask=Mk, tol=cfg.tol, max_iter=cfg.max_iter, start=start)
         b, s = r.beta[:, -1], r.se[:, -1]
         with np.errstate(divide="ignore", invalid="ignore"):
             res["lw"] = log10_p_wald(b / s)

@@ -26,7 +26,8 @@ How the ~10^6 regressions are made fast (see :mod:`analysis._irls`):
    fit did not converge or showed separation. Other pairs keep the one-step estimate ``beta = U/V``,
    ``se = 1/sqrt(V)`` (``estimate='one_step'``), accurate for small effects.
 
-Multiple testing (:mod:`analysis.fdr`): ``q`` is Benjamini-Hochberg over all tests; ``q_phecode`` is BH over
+Multiple testing (:mod:`analysis.fdr`): ``q`` is Benjamini-Hochberg over all tests; ``q_phecode`` is the
+Holm-adjusted (``phecode_stage='holm'``, default: family-wise error over phecodes) or BH-adjusted value over
 phecodes of each phecode's Simes p-value; ``q_hier`` is the two-stage (phecode, then feature) adjusted
 value. ``hit`` is ``q_hier < alpha`` by default (``fdr='hierarchical'``) or ``q < alpha`` (``fdr='bh'``),
 and the pair's fit converged: a non-converged fit is never a hit. ``bonferroni`` flags p < alpha / n_tests.
@@ -44,6 +45,7 @@ from tqdm.auto import tqdm
 
 from analysis import _irls, _refits, _spa
 from analysis.fdr import METHODS as FDR_METHODS
+from analysis.fdr import PHECODE_STAGES
 from analysis.fdr import hierarchical_qvalues
 from analysis.stats_utils import LN10, bh_qvalues, log10_p_chi2, log10_p_wald
 from protoecg.errors import ProtoECGError
@@ -93,6 +95,7 @@ class PheWASConfig:
     spa_cutoff: float = 0.05    # score p below which the saddlepoint approximation is considered (SAIGE: |z|>2)
     spa_tol: float = 0.01       # ... and applied where the normal p is predicted to be off by more than this
     firth_below: int = 200      # refits of phecodes with fewer cases (or controls) use Firth
+    phecode_stage: str = "holm"  # rule selecting phecodes in the two-stage FDR: "holm" (family-wise) or "bh"
 
 
 class PheWAS:
@@ -109,14 +112,17 @@ class PheWAS:
                  refit: str = "hits", covariates: Sequence[str] = ("age", "sex"), alpha: float = 0.05,
                  tol: float = 1e-8, max_iter: int = 50, block_size: int = 32, refit_chunk: int = 256,
                  fdr: str = "hierarchical", spa_cutoff: float = 0.05, spa_tol: float = 0.01,
-                 firth_below: int = 200, progress: bool = False) -> None:
+                 firth_below: int = 200, phecode_stage: str = "holm", progress: bool = False) -> None:
         if refit not in ("hits", "all"):
             raise ValueError("refit must be 'hits' or 'all'")
         if fdr not in FDR_METHODS:
             raise ValueError(f"fdr must be one of {FDR_METHODS}, got {fdr!r}")
+        if phecode_stage not in PHECODE_STAGES:
+            raise ValueError(f"phecode_stage must be one of {PHECODE_STAGES}, got {phecode_stage!r}")
         self.config = PheWASConfig(min_cases, min_controls, float(screen_p), refit, tuple(covariates),
                                    float(alpha), float(tol), int(max_iter), int(block_size),
-                                   int(refit_chunk), fdr, float(spa_cutoff), float(spa_tol), int(firth_below))
+                                   int(refit_chunk), fdr, float(spa_cutoff), float(spa_tol), int(firth_below),
+                                   phecode_stage)
         self.progress = progress
 
     # ------------------------------------------------------------------ inputs
@@ -297,7 +303,8 @@ class PheWAS:
             res[f"p_{col}"] = np.power(10.0, res.pop(f"log10_p_{col}"))
         p_ranked = _p_for_bh(res["log10_p"].to_numpy())
         res["q"] = bh_qvalues(p_ranked)
-        hq = hierarchical_qvalues(pd.DataFrame({"p": p_ranked, "phecode": res["phecode"].to_numpy()}))
+        hq = hierarchical_qvalues(pd.DataFrame({"p": p_ranked, "phecode": res["phecode"].to_numpy()}),
+                                  phecode_stage=cfg.phecode_stage)
         res["q_phecode"] = hq["q_phecode"].to_numpy()
         res["q_hier"] = hq["q_hier"].to_numpy()
         decide = res["q_hier"] if cfg.fdr == "hierarchical" else res["q"]
@@ -320,8 +327,9 @@ class PheWAS:
         self.n_tests_ = n_tests
         self.n_hits_ = int(res["hit"].sum())
         self.n_phecodes_selected_ = int(res.loc[res["q_phecode"] < cfg.alpha, "phecode"].nunique())
-        log.info("PheWAS: %d tests, %d hits (%s FDR < %.2f; %d phecodes selected; %d refitted)", n_tests,
-                 self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, int(res["estimate"].isin(REFIT_ESTIMATES).sum()))
+        log.info("PheWAS: %d tests, %d hits (%s FDR < %.2f; %d phecodes selected by %s; %d refitted)",
+                 n_tests, self.n_hits_, cfg.fdr, cfg.alpha, self.n_phecodes_selected_, cfg.phecode_stage,
+                 int(res["estimate"].isin(REFIT_ESTIMATES).sum()))
 
     # ------------------------------------------------------------------ views
     @property

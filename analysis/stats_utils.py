@@ -44,6 +44,25 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     return q
 
 
+def holm_adjusted(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error): ``p_(i) * (m - i + 1)``, running maximum
+    over the sorted p-values, capped at 1; a test is rejected at level ``alpha`` when its value is
+    <= alpha. NaN p-values stay NaN and are not counted as tests."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    pv = p[ok]
+    order = np.argsort(pv, kind="mergesort")
+    ranked = np.maximum.accumulate(pv[order] * (m - np.arange(m)))
+    adj = np.empty(m)
+    adj[order] = np.minimum(ranked, 1.0)
+    out[ok] = adj
+    return out
+
+
 def bootstrap_auroc_ci(y: np.ndarray, score: np.ndarray, n_boot: int = 500, level: float = 0.95,
                        seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of the AUROC, resampling units with replacement (one score column)."""

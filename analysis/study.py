@@ -137,7 +137,7 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
                      concepts: bool = True, predict: Sequence[str] | None = None, days_before_admit: float = 7.0,
                      unit: str = "first_ecg_per_admission", progress: bool = True, min_code_count: int = 1,
                      covariates: str | Path | None = None, covariate_cols: Sequence[str] | None = None,
-                     calibrate: int = 0) -> dict:
+                     calibrate: int = 0, phecode_stage: str = "holm") -> dict:
     """Scan every feature against every phecode and write the results folder ``out``; returns the summary.
 
     ``covariates``: a CSV/Parquet of extra covariates keyed by subject_id or study_id (age and sex always);
@@ -161,7 +161,7 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
     protos = find_prototype_table(features, model)
     table, pmap = build_feature_table(feats, mimic, protos, aggregates, concepts)
     pw = PheWAS(min_cases=min_cases, min_controls=min_controls, screen_p=screen_p, refit=refit, fdr=fdr,
-                covariates=design.columns, progress=progress)
+                covariates=design.columns, phecode_stage=phecode_stage, progress=progress)
     pw.fit(table, cohort.phenotypes, design.table, phecode_info=cohort.phecode_info)
     res = pw.results_
     res.to_parquet(out / RESULT_FILES[0], index=False)
@@ -174,6 +174,7 @@ def run_phewas_study(features: str | Path, mimic: str | Path, out: str | Path, *
     summary = {"n_units": pw.n_units_, "n_patients": int(cohort.units["subject_id"].nunique()),
                "unit": unit, "n_features": len(pw.features_), "n_phecodes": int(res["phecode"].nunique()),
                "n_tests": pw.n_tests_, "n_hits": pw.n_hits_, "fdr": pw.config.fdr,
+               "phecode_stage": pw.config.phecode_stage,
                "n_phecodes_selected": pw.n_phecodes_selected_,
                "n_hits_bh": int((res["q"] < pw.config.alpha).sum()),
                "n_bonferroni": int(res["bonferroni"].sum()),

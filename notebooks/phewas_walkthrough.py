@@ -92,7 +92,7 @@ table.columns.str.split("_").str[0].value_counts()
 # ## 3. The scan
 # One null model (age, sex) per phecode, a score test of every feature against it, exact batched Newton
 # refits for pairs with score p < 1e-3, Wald p (reported), likelihood-ratio p, BH q and Bonferroni.
-# Hits (`hit`) come from a two-stage FDR: phecodes are selected first (Simes p per phecode, BH across
+# Hits (`hit`) come from a two-stage FDR: phecodes are selected first (Simes p per phecode, Holm across
 # phecodes: `q_phecode`), then features inside the selected phecodes (`q_hier`). Correlated prototype
 # features make plain BH's false hits arrive in clusters; selecting diagnoses first keeps them rare.
 

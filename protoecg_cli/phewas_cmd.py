@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fdr", choices=["hierarchical", "bh"], default="hierarchical",
                    help="multiple-testing rule deciding the `hit` column: two-stage phecode-then-feature FDR "
                         "(default) or Benjamini-Hochberg over all tests (`q` is always reported)")
+    p.add_argument("--phecode-stage", choices=["holm", "bh"], default="holm",
+                   help="how the two-stage rule selects phecodes from their Simes p-values: Holm, so that any "
+                        "null diagnosis is selected with probability <= alpha per scan (default), or "
+                        "Benjamini-Hochberg (expected share of null diagnoses <= alpha)")
     p.add_argument("--no-aggregates", action="store_true", help="skip prototype-class aggregates")
     p.add_argument("--no-concepts", action="store_true", help="skip machine-statement concepts")
     p.add_argument("--predict", action="append", default=None, metavar="PHECODE",
@@ -90,12 +94,13 @@ def run_phewas(args: argparse.Namespace) -> int:
         days_before_admit=args.days_before_admit, unit=args.unit, progress=not args.no_progress,
         min_code_count=args.min_code_count, covariates=args.covariates,
         covariate_cols=args.covariate_cols.split(",") if args.covariate_cols else None,
-        calibrate=args.calibrate)
+        calibrate=args.calibrate, phecode_stage=args.phecode_stage)
     if args.json:
         print(to_json(summary))
     else:
         alpha = summary["alpha"]
-        rule = (f"two-stage FDR < {alpha:g}: {summary['n_phecodes_selected']} phecodes selected, then "
+        rule = (f"two-stage FDR < {alpha:g}: {summary['n_phecodes_selected']} phecodes selected "
+                f"({summary['phecode_stage']}), then "
                 f"features within them; BH over all tests alone: {summary['n_hits_bh']} hits"
                 if summary["fdr"] == "hierarchical" else f"BH q < {alpha:g} over all tests")
         print(f"{summary['n_tests']} tests, {summary['n_hits']} hits ({rule}) -> {out}")

@@ -1,4 +1,5 @@
-"""The two-stage (phecode, then feature) FDR procedure against its step-by-step definition and simulations."""
+"""The two-stage (phecode, then feature) FDR procedure against its step-by-step definition and simulations,
+with Holm (default) and Benjamini-Hochberg at the phecode stage."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from statsmodels.stats.multitest import multipletests
+
 from analysis.fdr import hierarchical_qvalues, hits_two_stage, simes
-from analysis.stats_utils import bh_qvalues
+from analysis.stats_utils import bh_qvalues, holm_adjusted
 
 
 def test_simes_by_hand():
@@ -28,16 +31,27 @@ def _scan(rng, n_groups=60, n_feat=40, n_true=4, rho=0.7, shift=4.5, nan_frac=0.
                          "true": np.repeat(np.arange(n_groups) < n_true, n_feat)})
 
 
+def test_holm_adjusted_matches_statsmodels():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=200), rng.uniform(0, 1e-4, 10), [np.nan, 0.3, 0.3]])
+    got = holm_adjusted(p)
+    ok = np.isfinite(p)
+    assert np.isnan(got[~ok]).all()
+    assert np.allclose(got[ok], multipletests(p[ok], method="holm")[1], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("stage", ["holm", "bh"])
 @pytest.mark.parametrize("seed", range(6))
-def test_adjusted_values_reproduce_the_two_stage_procedure_at_every_level(seed):
+def test_adjusted_values_reproduce_the_two_stage_procedure_at_every_level(seed, stage):
     df = _scan(np.random.default_rng(seed))
-    h = hierarchical_qvalues(df)
+    h = hierarchical_qvalues(df, phecode_stage=stage)
     for alpha in (0.001, 0.01, 0.05, 0.1, 0.2, 0.5):
-        direct = hits_two_stage(df, alpha)
+        direct = hits_two_stage(df, alpha, phecode_stage=stage)
         assert np.array_equal(direct, (h["q_hier"] <= alpha).to_numpy()), alpha
-    # stage 1 is BH over the phecodes' Simes p-values; rows without a p-value are not tests
+    # stage 1 is Holm / BH over the phecodes' Simes p-values; rows without a p-value are not tests
     per_code = h.assign(phecode=df["phecode"]).dropna().groupby("phecode")[["p_phecode", "q_phecode"]].first()
-    assert np.allclose(per_code["q_phecode"], bh_qvalues(per_code["p_phecode"].to_numpy()))
+    adjust = holm_adjusted if stage == "holm" else bh_qvalues
+    assert np.allclose(per_code["q_phecode"], adjust(per_code["p_phecode"].to_numpy()))
     assert h.loc[df["p"].isna()].isna().all().all()
     # q_hier is never below the phecode's own q (a test cannot be a hit in an unselected phecode) and
     # every selected phecode has at least one hit (Simes and BH agree)
@@ -77,3 +91,54 @@ def test_global_null_selects_a_phecode_at_most_alpha_of_the_time():
         any_hit.append(bool((hierarchical_qvalues(df)["q_hier"] < 0.05).any()))
     rate = float(np.mean(any_hit))
     assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 300), rate
+
+
+def _one_feature_scan(p_by_code: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({"p": list(p_by_code.values()), "phecode": list(p_by_code)})
+
+
+def test_holm_stage_rejects_a_null_phecode_that_bh_keeps():
+    """The demo case: ten strong phecodes and one chance phecode at p = 3e-4 among 294. BH at 0.05 keeps
+    it (rank 11: 3e-4 <= 0.05 * 11 / 294 = 1.9e-3), Holm does not (3e-4 > 0.05 / 284 = 1.8e-4)."""
+    p = {f"{400 + i}": 1e-8 * (i + 1) for i in range(10)}
+    p["189"] = 3e-4
+    p.update({f"{600 + i}.1": 0.02 + 0.98 * i / 283 for i in range(283)})
+    df = _one_feature_scan(p)
+    chance = (df["phecode"] == "189").to_numpy()
+    bh = (hierarchical_qvalues(df, phecode_stage="bh")["q_hier"] < 0.05).to_numpy()
+    holm = (hierarchical_qvalues(df, phecode_stage="holm")["q_hier"] < 0.05).to_numpy()
+    assert bh[chance].all() and not holm[chance].any()
+    # both keep the ten strong phecodes and nothing else
+    assert bh.sum() == 11 and holm.sum() == 10 and holm[:10].all()
+    assert np.array_equal(holm, hits_two_stage(df, 0.05, phecode_stage="holm"))
+
+
+def test_holm_stage_keeps_a_phecode_below_its_step_down_line():
+    """Step-down, not Bonferroni: after 10 rejections the 11th phecode needs p <= alpha / (G - 10)."""
+    G = 294
+    p = {f"{400 + i}": 1e-8 for i in range(10)}
+    p["500"] = 0.99 * 0.05 / (G - 10)            # above Bonferroni's 0.05 / 294, below Holm's 11th line
+    p.update({f"{600 + i}.1": 0.5 for i in range(G - 11)})
+    df = _one_feature_scan(p)
+    assert 0.05 / G < p["500"]
+    holm = hierarchical_qvalues(df, phecode_stage="holm")
+    assert (holm.loc[df["phecode"] == "500", "q_hier"] < 0.05).all()
+    assert (holm["q_hier"] < 0.05).sum() == 11
+
+
+def test_holm_stage_bounds_the_chance_of_any_false_phecode_with_true_ones_present():
+    """With true phecodes present BH's chance of selecting some null phecode grows with the number of
+    true ones; Holm keeps it <= alpha (family-wise), while finding the strong true phecodes as often."""
+    rng = np.random.default_rng(3)
+    any_false = {"holm": [], "bh": []}
+    found = {"holm": [], "bh": []}
+    for _ in range(200):
+        df = _scan(rng, n_groups=150, n_feat=20, n_true=12, rho=0.8, shift=6.0, nan_frac=0.0)
+        for stage in ("holm", "bh"):
+            hit = (hierarchical_qvalues(df, phecode_stage=stage)["q_hier"] < 0.05).to_numpy()
+            any_false[stage].append(bool((hit & ~df["true"].to_numpy()).any()))
+            found[stage].append(df.loc[hit & df["true"].to_numpy(), "phecode"].nunique() / 12)
+    se = 3 * np.sqrt(0.05 * 0.95 / 200)
+    assert np.mean(any_false["holm"]) <= 0.05 + se
+    assert np.mean(any_false["holm"]) < np.mean(any_false["bh"])
+    assert np.mean(found["holm"]) >= 0.95

@@ -102,3 +102,24 @@ def test_units_with_missing_values_are_dropped_and_listed(fitted):
 def test_feature_kind():
     assert feature_kind("sim_12") == "prototype" and feature_kind("prob_AFIB") == "class_probability"
     assert feature_kind("concept_low_voltage") == "machine_concept" and feature_kind("age") == "other"
+
+
+def test_phecode_stage_decides_q_phecode_and_hits(fitted):
+    """``phecode_stage`` reaches the two-stage rule: Holm (default) or BH over the phecodes' Simes p, the
+    same p-values either way, and Holm never selects more phecodes than BH."""
+    from analysis.fdr import simes
+    from analysis.stats_utils import bh_qvalues, holm_adjusted
+
+    s, pw = fitted
+    feats = pd.concat([s.features, class_aggregates(s.features, s.prototypes)], axis=1)
+    bh = PheWAS(phecode_stage="bh").fit(feats, s.phenotypes, s.units[["age", "sex"]]).results_
+    holm = pw.results_
+    assert pw.config.phecode_stage == "holm"
+    np.testing.assert_array_equal(bh["p"].to_numpy(), holm["p"].to_numpy())
+    per = holm.groupby("phecode")["p"].apply(lambda v: simes(v.to_numpy()))
+    for res, adjust in ((holm, holm_adjusted), (bh, bh_qvalues)):
+        got = res.groupby("phecode")["q_phecode"].first().loc[per.index]
+        np.testing.assert_allclose(got.to_numpy(), adjust(per.to_numpy()), rtol=1e-9)
+    assert holm.loc[holm["hit"], "phecode"].nunique() <= bh.loc[bh["hit"], "phecode"].nunique()
+    with pytest.raises(ValueError, match="phecode_stage"):
+        PheWAS(phecode_stage="bonferroni")
