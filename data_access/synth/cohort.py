@@ -4,11 +4,11 @@ Co-occurrence follows clinical sense rather than independence:
 - chronic findings (old MI, bundle-branch and fascicular blocks, LVH, low voltage) belong to the patient
   and recur in each of their records; rhythm and acute/repolarisation findings are drawn per record;
 - degenerative findings (AFIB, MI, LVH, CLBBB, DIG) become more frequent with age;
-- exactly one base rhythm (SR, SBRAD, STACH or AFIB); 1AVB only with sinus rhythm (not with AFIB);
+- exactly one base rhythm (SR, SBRAD, STACH, SARRH or AFIB; sinus arrhythmia more frequent when young); 1AVB only with sinus rhythm (not with AFIB);
 - CLBBB excludes CRBBB, LAFB, LVH, MI and ST-T codes (its own ST-T changes are secondary); LVH excludes
   LVOLT; LAFB is more frequent with LVH; DIG is frequent with AFIB (rate control);
 - acute ST elevation and T inversion follow an infarct's territory; at most one of STE_/STD_/DIG;
-- NORM exactly when no abnormal code is present (it may accompany SR, SBRAD or STACH).
+- NORM exactly when no abnormal code is present (it may accompany SR, SBRAD, STACH or SARRH).
 Folds 1-10 are assigned per patient by greedy iterative stratification over the codes.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ AGE_DEPENDENT = frozenset({"AFIB", "IMI", "ASMI", "LVH", "CLBBB", "DIG", "1AVB"}
 
 # Target record-level prevalences (before exclusions; see README table for the realised ones).
 DEFAULT_PREVALENCE: dict[str, float] = {
-    "AFIB": 0.08, "SBRAD": 0.07, "STACH": 0.08, "1AVB": 0.07, "PVC": 0.06,
+    "AFIB": 0.08, "SBRAD": 0.07, "STACH": 0.08, "SARRH": 0.05, "1AVB": 0.07, "PVC": 0.06,
     "IMI": 0.10, "ASMI": 0.08, "CLBBB": 0.05, "CRBBB": 0.05, "LAFB": 0.06, "LVH": 0.09, "LVOLT": 0.05,
     "STE_": 0.05, "STD_": 0.06, "INVT": 0.06, "DIG": 0.04, "EL": 0.04,
 }
@@ -79,8 +79,10 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
         rhythm = "AFIB"
     elif u < p_af + prev.get("SBRAD", 0.0):
         rhythm = "SBRAD"
-    elif u < p_af + prev.get("SBRAD", 0.0) + prev.get("STACH", 0.0) * (1.6 - 0.6 * min(m, 1.6)):
+    elif u < p_af + prev.get("SBRAD", 0.0) + (p_st := prev.get("STACH", 0.0) * (1.6 - 0.6 * min(m, 1.6))):
         rhythm = "STACH"
+    elif u < p_af + prev.get("SBRAD", 0.0) + p_st + prev.get("SARRH", 0.0) * (1.6 - 0.6 * min(m, 1.6)):
+        rhythm = "SARRH"
     else:
         rhythm = "SR"
     labels.add(rhythm)
@@ -104,7 +106,7 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
                 labels.add("STD_")
         if rng.random() < prev.get("INVT", 0.0) * (2.5 if mi else 0.8):
             labels.add("INVT")
-    abnormal = labels - {"SR", "SBRAD", "STACH"}
+    abnormal = labels - {"SR", "SBRAD", "STACH", "SARRH"}
     if not abnormal:
         labels.add("NORM")
     return labels

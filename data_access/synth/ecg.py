@@ -14,6 +14,7 @@ code    branch      criterion implemented
 SR      rhythm      sinus rhythm 60-95 bpm, P before every QRS, RR CV ~2-4 % (respiratory HRV)
 SBRAD   rhythm      sinus rhythm 40-55 bpm
 STACH   rhythm      sinus rhythm 105-145 bpm
+SARRH   rhythm      sinus rhythm 55-90 bpm whose RR swings with respiration by 14-30 % (instead of SR)
 AFIB    rhythm      irregularly irregular RR (CV 0.17-0.3), no P waves, 4-8 Hz fibrillatory waves
 1AVB    rhythm      PR interval 240-360 ms (sinus rhythm)
 PVC     morphology  1-3 premature wide (>= 140 ms) beats without P, discordant T, compensatory pause
@@ -53,16 +54,16 @@ from .noise import NoiseLevels, electrode_noise
 from .rhythm import beat_train, fibrillatory_waves
 
 SUPPORTED_LABELS: dict[str, str] = {
-    "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "1AVB": "rhythm",
+    "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "SARRH": "rhythm", "1AVB": "rhythm",
     "PVC": "morphology", "CLBBB": "morphology", "CRBBB": "morphology", "LAFB": "morphology",
     "IMI": "morphology", "ASMI": "morphology", "LVH": "morphology", "LVOLT": "morphology",
     "STE_": "morphology", "STD_": "morphology", "INVT": "morphology",
     "NORM": "diffuse", "DIG": "diffuse", "EL": "diffuse",
 }
-RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB")
-NORMAL_COMPATIBLE = frozenset({"NORM", "SR", "SBRAD", "STACH"})
+RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB", "SARRH")
+NORMAL_COMPATIBLE = frozenset({"NORM", "SR", "SBRAD", "STACH", "SARRH"})
 CONFLICTS: tuple[frozenset[str], ...] = (
-    frozenset({"AFIB", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
+    frozenset({"AFIB", "1AVB"}), frozenset({"SARRH", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
     frozenset({"LVH", "LVOLT"}), frozenset({"STE_", "STD_"}), frozenset({"STE_", "DIG"}),
     frozenset({"STD_", "DIG"}),
 )

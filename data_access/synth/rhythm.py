@@ -1,7 +1,10 @@
 """Beat timing: sinus rhythm with heart-rate variability, atrial fibrillation, premature ventricular beats.
 
-- Sinus (SR / SBRAD / STACH): RR = 60/HR modulated by respiratory sinus arrhythmia (0.15-0.35 Hz) and a
+- Sinus (SR / SBRAD / STACH): SR rates are drawn around 70 bpm (normal, sd 9, within 60-95), the others
+  uniformly in their range; RR = 60/HR modulated by respiratory sinus arrhythmia (0.15-0.35 Hz) and a
   slow (Mayer-wave, ~0.1 Hz) component; RR coefficient of variation about 2-4 %.
+- SARRH (sinus arrhythmia): sinus beats whose RR swings with respiration by 14-30 % peak to peak
+  (PTB-XL codes it instead of SR).
 - AFIB: RR intervals independent and irregularly irregular (gamma distributed, CV 0.17-0.3, never below
   0.3 s), no P waves, and a fibrillatory baseline (f waves, 4-8 Hz, 0.05-0.15 mV) from the atria.
 - PVC: a sinus or AF beat replaced by an early ectopic beat (coupling 50-70 % of RR, no P), with the
@@ -20,13 +23,16 @@ HR_RANGES: dict[str, tuple[float, float]] = {
     "SBRAD": (40.0, 55.0),
     "STACH": (105.0, 145.0),
     "AFIB": (65.0, 130.0),
+    "SARRH": (55.0, 90.0),
 }
 
 
-def sinus_rr(rng: np.random.Generator, hr_bpm: float, n_beats: int) -> np.ndarray:
+def sinus_rr(rng: np.random.Generator, hr_bpm: float, n_beats: int, arrhythmia: bool = False) -> np.ndarray:
+    """Sinus RR intervals; ``arrhythmia``: marked respiratory sinus arrhythmia (RR swings of 14-30 %)."""
     mean_rr = 60.0 / hr_bpm
     t = np.cumsum(np.full(n_beats, mean_rr))
-    resp = rng.uniform(0.01, 0.03) * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
+    resp_amp = rng.uniform(0.07, 0.15) if arrhythmia else rng.uniform(0.01, 0.03)
+    resp = resp_amp * np.sin(2 * np.pi * rng.uniform(0.15, 0.35) * t + rng.uniform(0, 2 * np.pi))
     mayer = rng.uniform(0.005, 0.015) * np.sin(2 * np.pi * 0.1 * t + rng.uniform(0, 2 * np.pi))
     jitter = rng.normal(0, 0.006, n_beats)
     return mean_rr * (1 + resp + mayer + jitter)
@@ -44,9 +50,15 @@ def beat_train(rng: np.random.Generator, rhythm: str, duration_s: float, qtc_s: 
                n_pvc: int = 0, hr_bpm: float | None = None) -> tuple[BeatTrain, float]:
     """Beats covering [-1 s, duration + 1 s]; returns the train and the heart rate drawn (bpm)."""
     lo, hi = HR_RANGES[rhythm]
-    hr = float(hr_bpm if hr_bpm is not None else rng.uniform(lo, hi))
+    if hr_bpm is not None:
+        hr = float(hr_bpm)
+    elif rhythm == "SR":
+        # Resting sinus rates cluster near 70 bpm (real PTB-XL NORM: median 67, IQR 61-76), not uniformly.
+        hr = float(np.clip(rng.normal(70.0, 9.0), lo, hi))
+    else:
+        hr = float(rng.uniform(lo, hi))
     n = int(np.ceil((duration_s + 2.5) * max(hr, 40) / 60.0 * 1.6)) + 4
-    rr = af_rr(rng, hr, n) if rhythm == "AFIB" else sinus_rr(rng, hr, n)
+    rr = af_rr(rng, hr, n) if rhythm == "AFIB" else sinus_rr(rng, hr, n, arrhythmia=rhythm == "SARRH")
     onsets = -1.0 + rng.uniform(0, rr[0]) + np.concatenate([[0.0], np.cumsum(rr[:-1])])
     keep = onsets < duration_s + 1.0
     onsets, rr = onsets[keep], rr[keep]
