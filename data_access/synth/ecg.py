@@ -14,7 +14,7 @@ code    branch      criterion implemented
 SR      rhythm      sinus rhythm 60-95 bpm, P before every QRS, RR CV ~2-4 % (respiratory HRV)
 SBRAD   rhythm      sinus rhythm 40-55 bpm
 STACH   rhythm      sinus rhythm 105-145 bpm
-SARRH   rhythm      sinus rhythm 55-90 bpm whose RR swings with respiration by 14-30 % (instead of SR)
+SARRH   rhythm      sinus rhythm 50-90 bpm whose RR swings with respiration by 14-30 % (instead of SR)
 AFIB    rhythm      irregularly irregular RR (CV 0.17-0.3), no P waves, 4-8 Hz fibrillatory waves
 1AVB    rhythm      PR interval 240-360 ms (sinus rhythm)
 PVC     morphology  1-3 premature wide (>= 140 ms) beats without P, discordant T, compensatory pause

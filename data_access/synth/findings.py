@@ -44,12 +44,14 @@ def _apply_clbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> No
     g = anat.qrs_gain
     for k in ("q", "S", "Ra", "Rl"):
         t.waves.pop(k, None)
-    t.waves["Ra"] = Wave(0.045, 0.018, 0.018, g * rng.uniform(0.8, 1.0) * _unit(0.7, 0.35, -0.25))
-    t.waves["Rl"] = Wave(rng.uniform(0.095, 0.11), 0.02, 0.022, g * rng.uniform(1.1, 1.4) * _unit(0.85, 0.15, -0.55))
+    # Main forces leftward and strongly posterior (real PTB-XL CLBBB: S 2-3 mV in V2-V4, axis ~ -25 deg).
+    t.waves["Ra"] = Wave(0.045, 0.018, 0.018, g * rng.uniform(0.8, 1.0) * _unit(0.75, 0.1, -0.3))
+    t.waves["Rl"] = Wave(rng.uniform(0.105, 0.12), 0.02, 0.022,
+                         g * rng.uniform(1.4, 1.9) * _unit(0.55, rng.uniform(-0.35, 0.05), -0.8))
     # Secondary (discordant) ST-T: ST up and T up in V1-V3, ST down and T inverted in I, aVL, V5, V6.
-    t.waves["STsec"] = Wave(0.03, 0.03, 0.09, 0.22 * _unit(-0.65, -0.15, 0.75), REPOL)
+    t.waves["STsec"] = Wave(0.03, 0.03, 0.09, 0.3 * _unit(-0.65, -0.15, 0.75), REPOL)
     tw = t.waves["T"]
-    t.waves["T"] = replace(tw, vector=anat.t_gain * 0.4 * _unit(-0.65, -0.15, 0.7))
+    t.waves["T"] = replace(tw, vector=anat.t_gain * 0.5 * _unit(-0.65, -0.15, 0.7))
 
 
 def _apply_lafb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
@@ -86,7 +88,7 @@ def _apply_asmi(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> Non
     t.waves["Qant"] = Wave(0.018, 0.011, 0.014, g * rng.uniform(0.2, 0.4) * _unit(0.15, 0.05, -1.0))
     ra = t.waves["Ra"]
     t.waves["Ra"] = replace(ra, offset_s=ra.offset_s + 0.008,
-                            vector=ra.vector * np.array([rng.uniform(0.4, 0.8), 1.0, rng.uniform(0.0, 0.4)]))
+                            vector=ra.vector * np.array([rng.uniform(0.4, 0.8), 1.0, rng.uniform(0.15, 0.5)]))
     set_frontal_axis(t, frontal_axis_deg(_qrs_net_vector(t)) - rng.uniform(10, 60), with_t=False)
     tw = t.waves["T"]
     t.waves["T"] = replace(tw, vector=tw.vector * np.array([rng.uniform(0.0, 0.8), 1.0, 1.0]))
@@ -198,6 +200,9 @@ def build_template(anat: Anatomy, labels: set[str], lead_mat: np.ndarray,
     if "STD_" in labels:
         ter = territories.setdefault("STD_", "lateral")
         _apply_st(t, -_unit(*STD_DIRS[ter]), rng.uniform(0.2, 0.32), sigma_r=0.12)
+        # real PTB-XL STD_ records: the T waves of the depressed leads are flat or inverted too
+        tw = t.waves["T"]
+        t.waves["T"] = replace(tw, vector=tw.vector - anat.t_gain * rng.uniform(0.1, 0.3) * _unit(*STD_DIRS[ter]))
     refresh_j_point(t, anat, qtc)
     if "EL" in labels:
         _ensure_peaked_t(t, lead_mat)

@@ -99,7 +99,7 @@ def normal_template(anat: Anatomy) -> BeatTemplate:
     w = anat.width_scale
     g = anat.qrs_gain
     waves = {
-        "P": Wave(-anat.pr_s + 0.05, 0.02, 0.02, anat.p_gain * 0.17 * _unit(0.55, 0.8, 0.15), ATRIAL),
+        "P": Wave(-anat.pr_s + 0.05, 0.02, 0.02, anat.p_gain * 0.22 * _unit(0.55, 0.8, 0.15), ATRIAL),
         "q": Wave(0.012 * w, 0.006 * w, 0.006 * w, g * 0.2 * _unit(-0.85, 0.15, 0.5)),
         "Ra": Wave(0.035 * w, 0.009 * w, 0.009 * w, g * 1.4 * _unit(0.82, 0.46, 0.35)),
         "Rl": Wave(0.052 * w, 0.010 * w, 0.010 * w, g * 1.48 * _unit(0.42, 0.75, -0.52)),

@@ -29,7 +29,7 @@ class NoiseLevels:
 
     baseline_mv: float = 0.065
     powerline_mv: float = 0.012
-    emg_mv: float = 0.024
+    emg_mv: float = 0.02
     burst_prob: float = 0.08
     powerline_hz: float = 50.0
 
