@@ -5,7 +5,7 @@ Co-occurrence follows clinical sense rather than independence:
   and recur in each of their records; rhythm and acute/repolarisation findings are drawn per record;
 - degenerative findings (AFIB, MI, LVH, CLBBB, DIG) become more frequent with age;
 - exactly one base rhythm (SR, SBRAD, STACH, SARRH or AFIB; sinus arrhythmia more frequent when young); 1AVB only with sinus rhythm (not with AFIB);
-- CLBBB excludes CRBBB, LAFB, LVH, MI and ST-T codes (its own ST-T changes are secondary); LVH excludes
+- CLBBB excludes CRBBB, IRBBB, LAFB, LVH, MI and ST-T codes (its own ST-T changes are secondary); LVH excludes
   LVOLT; LAFB is more frequent with LVH; DIG is frequent with AFIB (rate control);
 - acute ST elevation and T inversion follow an infarct's territory; at most one of STE_/STD_/DIG;
 - NORM exactly when no abnormal code is present (it may accompany SR, SBRAD, STACH or SARRH).
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHRONIC = ("IMI", "ASMI", "CLBBB", "CRBBB", "LAFB", "LVH", "LVOLT")
+CHRONIC = ("IMI", "ASMI", "CLBBB", "CRBBB", "IRBBB", "LAFB", "LVH", "LVOLT")
 AGE_DEPENDENT = frozenset({"AFIB", "IMI", "ASMI", "LVH", "CLBBB", "DIG", "1AVB"})
 
 # Target record-level prevalences (before exclusions; see README table for the realised ones).
 DEFAULT_PREVALENCE: dict[str, float] = {
     "AFIB": 0.08, "SBRAD": 0.07, "STACH": 0.08, "SARRH": 0.05, "1AVB": 0.07, "PVC": 0.06,
     "IMI": 0.10, "ASMI": 0.08, "CLBBB": 0.05, "CRBBB": 0.05, "LAFB": 0.06, "LVH": 0.09, "LVOLT": 0.05,
-    "STE_": 0.05, "STD_": 0.06, "INVT": 0.06, "DIG": 0.04, "EL": 0.04,
+    "STE_": 0.05, "STD_": 0.06, "INVT": 0.06, "DIG": 0.04, "EL": 0.04, "IRBBB": 0.05, "NDT": 0.07,
 }
 
 
@@ -62,6 +62,8 @@ def _chronic(rng: np.random.Generator, prev: dict[str, float], age: float) -> se
     out = {c for c in CHRONIC if rng.random() < prev.get(c, 0.0) * (m if c in AGE_DEPENDENT else 1.0)}
     if "CLBBB" in out:
         out -= {"CRBBB", "LAFB", "LVH", "IMI", "ASMI"}
+    if "CRBBB" in out or "CLBBB" in out:
+        out.discard("IRBBB")
     if "LVH" in out:
         out.discard("LVOLT")
         if rng.random() < 0.2:
@@ -106,6 +108,8 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
                 labels.add("STD_")
         if rng.random() < prev.get("INVT", 0.0) * (2.5 if mi else 0.8):
             labels.add("INVT")
+        elif rng.random() < prev.get("NDT", 0.0):
+            labels.add("NDT")
     abnormal = labels - {"SR", "SBRAD", "STACH", "SARRH"}
     if not abnormal:
         labels.add("NORM")

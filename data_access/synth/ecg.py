@@ -29,6 +29,8 @@ STE_    morphology  ST elevation >= 0.15 mV 60 ms after J in >= 2 leads of one t
                     inferior II/III/aVF or lateral I/aVL/V5/V6; injury-current dipole, reciprocal depression)
 STD_    morphology  horizontal ST depression <= -0.15 mV in >= 2 of I/II/V4-V6 (ST up in aVR) or of V1-V4
 INVT    morphology  T wave <= -0.1 mV in >= 2 leads of one territory (lateral, inferior or anterior)
+IRBBB   morphology  small terminal R' in V1 (rsr'), QRS < 120 ms (incomplete right bundle-branch block)
+NDT     morphology  low, flat (not inverted) T waves in limb and left chest leads, most in one territory
 NORM    diffuse     none of the abnormal findings; normal axis, QRS < 110 ms, PR 120-200 ms, QTc 385-445 ms
 DIG     diffuse     sagging ('scooped') ST depression, short QTc 310-345 ms, low T
 EL      diffuse     tall narrow symmetric ('tented') T waves (>= 0.9 mV in a chest lead), flat P
@@ -57,20 +59,22 @@ SUPPORTED_LABELS: dict[str, str] = {
     "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "SARRH": "rhythm", "1AVB": "rhythm",
     "PVC": "morphology", "CLBBB": "morphology", "CRBBB": "morphology", "LAFB": "morphology",
     "IMI": "morphology", "ASMI": "morphology", "LVH": "morphology", "LVOLT": "morphology",
-    "STE_": "morphology", "STD_": "morphology", "INVT": "morphology",
-    "NORM": "diffuse", "DIG": "diffuse", "EL": "diffuse",
+    "STE_": "morphology", "STD_": "morphology", "INVT": "morphology", "IRBBB": "morphology",
+    "NDT": "morphology", "NORM": "diffuse", "DIG": "diffuse", "EL": "diffuse",
 }
 RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB", "SARRH")
 NORMAL_COMPATIBLE = frozenset({"NORM", "SR", "SBRAD", "STACH", "SARRH"})
 CONFLICTS: tuple[frozenset[str], ...] = (
     frozenset({"AFIB", "1AVB"}), frozenset({"SARRH", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
     frozenset({"LVH", "LVOLT"}), frozenset({"STE_", "STD_"}), frozenset({"STE_", "DIG"}),
-    frozenset({"STD_", "DIG"}),
+    frozenset({"STD_", "DIG"}), frozenset({"IRBBB", "CRBBB"}), frozenset({"IRBBB", "CLBBB"}),
+    frozenset({"NDT", "INVT"}), frozenset({"NDT", "CLBBB"}),
 )
 TERRITORY_CHOICES: dict[str, tuple[str, ...]] = {
     "STE_": ("anterior", "inferior", "lateral"),
     "STD_": ("lateral", "anterior"),
     "INVT": ("lateral", "inferior", "anterior"),
+    "NDT": ("lateral", "inferior"),
 }
 FS_MODEL = 500.0
 _ATRIAL_DIR = _unit(-0.25, 0.6, 0.75)    # f waves are best seen in V1 and the inferior leads

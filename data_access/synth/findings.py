@@ -39,6 +39,23 @@ def _apply_crbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> No
     t.waves["T"] = replace(tw, vector=tw.vector + 0.22 * _unit(0.2, 0.1, -0.95))   # T down in V1-V2
 
 
+def _apply_irbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
+    """Incomplete RBBB: a small, early terminal rightward-anterior wave (rsr' in V1), QRS still < 120 ms."""
+    t.waves["Rp"] = Wave(rng.uniform(0.07, 0.082), 0.011, rng.uniform(0.010, 0.013),
+                         anat.qrs_gain * rng.uniform(0.45, 0.75) * _unit(-0.6, -0.1, 0.8))
+
+
+def _apply_ndt(t: BeatTemplate, territory: str, rng: np.random.Generator) -> None:
+    """Non-diagnostic T abnormality: low, flat (not inverted) T waves in the limb and left chest leads
+    (real PTB-XL NDT records: T ~0.0-0.1 mV in II, aVF, V4-V6, V2 kept), most of all in ``territory``."""
+    u = _unit(*TERRITORY_DIRS[territory])
+    tw = t.waves["T"]
+    f = rng.uniform(0.2, 0.5)
+    vec = tw.vector * np.array([f, f, 0.5 + 0.5 * f])
+    vec = vec - max(float(vec @ u), 0.0) * rng.uniform(0.1, 0.5) * u
+    t.waves["T"] = replace(tw, vector=vec)
+
+
 def _apply_clbbb(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> None:
     """Septum activated right-to-left (no septal q), slow left-ventricular activation (broad notched R)."""
     g = anat.qrs_gain
@@ -181,6 +198,8 @@ def build_template(anat: Anatomy, labels: set[str], lead_mat: np.ndarray,
         _apply_asmi(t, anat, rng)
     if "CRBBB" in labels:
         _apply_crbbb(t, anat, rng)
+    if "IRBBB" in labels:
+        _apply_irbbb(t, anat, rng)
     if "LVH" in labels:
         _apply_lvh(t, anat, rng)
     refresh_j_point(t, anat, qtc)
@@ -189,6 +208,8 @@ def build_template(anat: Anatomy, labels: set[str], lead_mat: np.ndarray,
         qtc = _apply_dig(t, anat, rng)
     if "EL" in labels:
         _apply_el(t, anat, rng)
+    if "NDT" in labels:
+        _apply_ndt(t, territories.setdefault("NDT", "lateral"), rng)
     if "INVT" in labels:
         ter = territories.setdefault("INVT", "lateral")
         _apply_invt(t, ter, rng)
