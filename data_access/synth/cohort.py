@@ -4,7 +4,7 @@ Co-occurrence follows clinical sense rather than independence:
 - chronic findings (old MI, bundle-branch and fascicular blocks, LVH, low voltage) belong to the patient
   and recur in each of their records; rhythm and acute/repolarisation findings are drawn per record;
 - degenerative findings (AFIB, MI, LVH, CLBBB, DIG) become more frequent with age;
-- exactly one base rhythm (SR, SBRAD, STACH, SARRH or AFIB; sinus arrhythmia more frequent when young); 1AVB only with sinus rhythm (not with AFIB);
+- exactly one base rhythm (SR, SBRAD, STACH, SARRH, AFLT or AFIB; sinus arrhythmia more frequent when young); 1AVB only with sinus rhythm (not with AFIB);
 - CLBBB excludes CRBBB, IRBBB, LAFB, LVH, MI and ST-T codes (its own ST-T changes are secondary); LVH excludes
   LVOLT; LAFB is more frequent with LVH; DIG is frequent with AFIB (rate control);
 - acute ST elevation and T inversion follow an infarct's territory; at most one of STE_/STD_/DIG;
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 CHRONIC = ("IMI", "ASMI", "CLBBB", "CRBBB", "IRBBB", "LAFB", "LVH", "LVOLT")
-AGE_DEPENDENT = frozenset({"AFIB", "IMI", "ASMI", "LVH", "CLBBB", "DIG", "1AVB"})
+AGE_DEPENDENT = frozenset({"AFIB", "AFLT", "IMI", "ASMI", "LVH", "CLBBB", "DIG", "1AVB"})
 
 # Target record-level prevalences (before exclusions; see README table for the realised ones).
 DEFAULT_PREVALENCE: dict[str, float] = {
-    "AFIB": 0.08, "SBRAD": 0.07, "STACH": 0.08, "SARRH": 0.05, "1AVB": 0.07, "PVC": 0.06,
+    "AFIB": 0.08, "AFLT": 0.03, "SBRAD": 0.07, "STACH": 0.08, "SARRH": 0.05, "1AVB": 0.07, "PVC": 0.06,
     "IMI": 0.10, "ASMI": 0.08, "CLBBB": 0.05, "CRBBB": 0.05, "LAFB": 0.06, "LVH": 0.09, "LVOLT": 0.05,
     "STE_": 0.05, "STD_": 0.06, "INVT": 0.06, "DIG": 0.04, "EL": 0.04, "IRBBB": 0.05, "NDT": 0.07,
 }
@@ -76,23 +76,19 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
     m = _age_mult(age)
     labels = set(chronic)
     p_af = prev.get("AFIB", 0.0) * m
+    p_fl = prev.get("AFLT", 0.0) * m
+    young = 1.6 - 0.6 * min(m, 1.6)      # tachycardia and sinus arrhythmia are commoner when young
+    cuts = np.cumsum([p_af, p_fl, prev.get("SBRAD", 0.0), prev.get("STACH", 0.0) * young,
+                      prev.get("SARRH", 0.0) * young])
+    names = ("AFIB", "AFLT", "SBRAD", "STACH", "SARRH")
     u = rng.random()
-    if u < p_af:
-        rhythm = "AFIB"
-    elif u < p_af + prev.get("SBRAD", 0.0):
-        rhythm = "SBRAD"
-    elif u < p_af + prev.get("SBRAD", 0.0) + (p_st := prev.get("STACH", 0.0) * (1.6 - 0.6 * min(m, 1.6))):
-        rhythm = "STACH"
-    elif u < p_af + prev.get("SBRAD", 0.0) + p_st + prev.get("SARRH", 0.0) * (1.6 - 0.6 * min(m, 1.6)):
-        rhythm = "SARRH"
-    else:
-        rhythm = "SR"
+    rhythm = next((r for r, c in zip(names, cuts) if u < c), "SR")
     labels.add(rhythm)
     if rhythm in ("SR", "SBRAD") and rng.random() < prev.get("1AVB", 0.0) * m / 0.85:
         labels.add("1AVB")
     if rng.random() < prev.get("PVC", 0.0):
         labels.add("PVC")
-    p_dig = 0.3 if rhythm == "AFIB" else max(prev.get("DIG", 0.0) * m - 0.3 * p_af, 0.0) / (1 - p_af)
+    p_dig = 0.3 if rhythm in ("AFIB", "AFLT") else max(prev.get("DIG", 0.0) * m - 0.3 * p_af, 0.0) / (1 - p_af)
     if rng.random() < p_dig:
         labels.add("DIG")
     elif rng.random() < prev.get("EL", 0.0):

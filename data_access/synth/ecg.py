@@ -15,6 +15,7 @@ SR      rhythm      sinus rhythm 60-95 bpm, P before every QRS, RR CV ~2-4 % (re
 SBRAD   rhythm      sinus rhythm 40-55 bpm
 STACH   rhythm      sinus rhythm 105-145 bpm
 SARRH   rhythm      sinus rhythm 50-90 bpm whose RR swings with respiration by 14-30 % (instead of SR)
+AFLT    rhythm      sawtooth F waves 240-330/min (II, III, aVF, V1), no P, RR = 2, 4 or 2-4 flutter cycles
 AFIB    rhythm      irregularly irregular RR (CV 0.17-0.3), no P waves, 4-8 Hz fibrillatory waves
 1AVB    rhythm      PR interval 240-360 ms (sinus rhythm)
 PVC     morphology  1-3 premature wide (>= 140 ms) beats without P, discordant T, compensatory pause
@@ -53,19 +54,20 @@ from .findings import build_template
 from .geometry import frontal_axis_deg, lead_matrix
 from .morphology import Anatomy, _unit, draw_anatomy
 from .noise import NoiseLevels, electrode_noise
-from .rhythm import beat_train, fibrillatory_waves
+from .rhythm import FLUTTER_HZ, beat_train, fibrillatory_waves, flutter_waves
 
 SUPPORTED_LABELS: dict[str, str] = {
-    "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "SARRH": "rhythm", "1AVB": "rhythm",
+    "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "SARRH": "rhythm", "AFLT": "rhythm",
+    "1AVB": "rhythm",
     "PVC": "morphology", "CLBBB": "morphology", "CRBBB": "morphology", "LAFB": "morphology",
     "IMI": "morphology", "ASMI": "morphology", "LVH": "morphology", "LVOLT": "morphology",
     "STE_": "morphology", "STD_": "morphology", "INVT": "morphology", "IRBBB": "morphology",
     "NDT": "morphology", "NORM": "diffuse", "DIG": "diffuse", "EL": "diffuse",
 }
-RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB", "SARRH")
+RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB", "SARRH", "AFLT")
 NORMAL_COMPATIBLE = frozenset({"NORM", "SR", "SBRAD", "STACH", "SARRH"})
 CONFLICTS: tuple[frozenset[str], ...] = (
-    frozenset({"AFIB", "1AVB"}), frozenset({"SARRH", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
+    frozenset({"AFIB", "1AVB"}), frozenset({"SARRH", "1AVB"}), frozenset({"AFLT", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
     frozenset({"LVH", "LVOLT"}), frozenset({"STE_", "STD_"}), frozenset({"STE_", "DIG"}),
     frozenset({"STD_", "DIG"}), frozenset({"IRBBB", "CRBBB"}), frozenset({"IRBBB", "CLBBB"}),
     frozenset({"NDT", "INVT"}), frozenset({"NDT", "CLBBB"}),
@@ -78,6 +80,7 @@ TERRITORY_CHOICES: dict[str, tuple[str, ...]] = {
 }
 FS_MODEL = 500.0
 _ATRIAL_DIR = _unit(-0.25, 0.6, 0.75)    # f waves are best seen in V1 and the inferior leads
+_FLUTTER_DIR = _unit(-0.2, 0.85, 0.5)    # F waves: largest in II, III, aVF (and V1)
 
 
 class SynthesisError(ECGDataError):
@@ -136,12 +139,18 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
     ter = territories if territories is not None else choose_territories(labels, rng)
     template = build_template(anat, labels, lead_mat, rng, ter)
     n_pvc = int(rng.integers(1, 4)) if "PVC" in labels else 0
-    train, hr = beat_train(rng, rhythm, duration_s, float(template.notes["qtc_s"]), n_pvc)
+    flutter_hz = float(rng.uniform(*FLUTTER_HZ)) if rhythm == "AFLT" else None
+    train, hr = beat_train(rng, rhythm, duration_s, float(template.notes["qtc_s"]), n_pvc, flutter_hz=flutter_hz)
     n = int(round(duration_s * FS_MODEL))
     sig = render(template, train, lead_mat, FS_MODEL, n)
     if rhythm == "AFIB":
         t = np.arange(n) / FS_MODEL
         sig += np.outer(lead_mat @ _ATRIAL_DIR, fibrillatory_waves(rng, t))
+    elif rhythm == "AFLT":
+        t = np.arange(n) / FS_MODEL
+        first_f = float(train.onsets_s[0]) - rng.uniform(0.2, 0.3)      # constant atrioventricular delay
+        amp = rng.uniform(0.25, 0.45)
+        sig += np.outer(lead_mat @ _FLUTTER_DIR, amp * flutter_waves(t, float(flutter_hz), first_f))
     noise_info: dict[str, Any] = {}
     if noise is not None:
         nz, noise_info = electrode_noise(rng, n, FS_MODEL, noise)
@@ -152,7 +161,7 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
     # Frontal axis of the QRS, leaving out the terminal right-bundle delay (axis is read before it).
     net = sum(w.vector * (w.sigma_l_s + w.sigma_r_s) for k, w in template.waves.items()
               if w.family == "qrs" and k != "Rp")
-    info = {"rhythm": rhythm, "hr_bpm": hr, "pr_s": anat.pr_s if rhythm != "AFIB" else None,
+    info = {"rhythm": rhythm, "hr_bpm": hr, "pr_s": anat.pr_s if rhythm not in ("AFIB", "AFLT") else None,
             "qrs_s": end - start, "qtc_s": template.notes["qtc_s"], "axis_deg": frontal_axis_deg(net),
             "n_pvc": n_pvc, "territories": dict(template.notes["territories"]),
             "sokolow_lyon_mv": template.notes["sokolow_lyon_mv"], "noise": noise_info}

@@ -118,7 +118,7 @@ def standardise(reference: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
 def record_features(x: np.ndarray, fs: float) -> dict[str, float]:
     """Intervals, axis and per-lead amplitudes of one (12, T) record (mV); NaN where not measurable.
 
-    R peaks by NeuroKit2 on lead II; per beat, baseline = median of R-200..R-120 ms (PR segment), Q = -min
+    R peaks by NeuroKit2 on lead II; per beat, baseline = median of R-90..R-60 ms (PR segment), Q = -min
     of R-50..R-10 ms (the initial deflection before lead II's R peak), R = max
     and S = -min of R-60..R+60 ms, T = the signed extreme of R+160..R+400 ms, all per lead and relative
     to the baseline, median over beats. Axis = atan2 of the baseline-corrected QRS area in aVF and I
@@ -161,7 +161,7 @@ def _amplitudes(x: np.ndarray, rp: np.ndarray, fs: float) -> dict[str, float]:
     if len(rp) < 2:
         return {k: float("nan") for k in names} | {"axis_deg": float("nan")}
     win = lambda a, b: rp[:, None] + np.arange(ms(a), ms(b) + 1)[None]  # noqa: E731
-    base = np.median(x[:, win(-200, -120)], axis=2)                       # (12, beats)
+    base = np.median(x[:, win(-90, -60)], axis=2)                         # (12, beats), PR segment
     qrs = x[:, win(-60, 60)] - base[..., None]
     tw = x[:, win(160, 400)] - base[..., None]
     q = np.median(-x[:, win(-50, -10)].min(axis=2) + base, axis=1)
