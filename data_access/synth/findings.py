@@ -101,11 +101,13 @@ def _apply_asmi(t: BeatTemplate, anat: Anatomy, rng: np.random.Generator) -> Non
     V1-V3, as in real PTB-XL ASMI records (R V2-V3 ~0.1 mV, Q V2 ~0.4 mV), often with a left-turned axis
     and flat lateral T waves."""
     g = anat.qrs_gain
-    t.waves.pop("q", None)
-    t.waves["Qant"] = Wave(0.018, 0.011, 0.014, g * rng.uniform(0.2, 0.4) * _unit(0.15, 0.05, -1.0))
+    if "q" in t.waves:        # the septum is part of the scar: a weaker septal r in V1-V2
+        t.waves["q"] = t.waves["q"].scaled(rng.uniform(0.3, 0.8))
+    if rng.random() < 0.5:    # QS complexes in V1-V3; otherwise poor R progression alone
+        t.waves["Qant"] = Wave(0.018, 0.011, 0.014, g * rng.uniform(0.1, 0.25) * _unit(0.15, 0.05, -1.0))
     ra = t.waves["Ra"]
     t.waves["Ra"] = replace(ra, offset_s=ra.offset_s + 0.008,
-                            vector=ra.vector * np.array([rng.uniform(0.4, 0.8), 1.0, rng.uniform(0.15, 0.5)]))
+                            vector=ra.vector * np.array([rng.uniform(0.4, 0.7), 1.0, rng.uniform(0.45, 0.75)]))
     set_frontal_axis(t, frontal_axis_deg(_qrs_net_vector(t)) - rng.uniform(10, 60), with_t=False)
     tw = t.waves["T"]
     t.waves["T"] = replace(tw, vector=tw.vector * np.array([rng.uniform(0.0, 0.8), 1.0, 1.0]))
