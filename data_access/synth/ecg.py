@@ -11,7 +11,7 @@ Codes produced and the criterion each one implements (SUPPORTED_LABELS holds the
 ======  ==========  ==========================================================================
 code    branch      criterion implemented
 ======  ==========  ==========================================================================
-SR      rhythm      sinus rhythm 60-95 bpm, P before every QRS, RR CV ~2-4 % (respiratory HRV)
+SR      rhythm      sinus rhythm 60-95 bpm (around 70), P before every QRS, RR CV ~1-2 % (respiratory HRV)
 SBRAD   rhythm      sinus rhythm 40-55 bpm
 STACH   rhythm      sinus rhythm 105-145 bpm
 SARRH   rhythm      sinus rhythm 50-90 bpm whose RR swings with respiration by 14-30 % (instead of SR)
@@ -19,21 +19,23 @@ AFLT    rhythm      sawtooth F waves 240-330/min (II, III, aVF, V1), no P, RR = 
 AFIB    rhythm      irregularly irregular RR (CV 0.17-0.3), no P waves, 4-8 Hz fibrillatory waves
 1AVB    rhythm      PR interval 240-360 ms (sinus rhythm)
 PVC     morphology  1-3 premature wide (>= 140 ms) beats without P, discordant T, compensatory pause
-CLBBB   morphology  QRS >= 120 ms, no septal q, broad notched R in I/aVL/V5/V6, QS/rS in V1, discordant ST-T
+CLBBB   morphology  QRS >= 120 ms, no septal q, broad R in I/aVL/V5/V6, deep S in V1-V4, discordant ST-T
 CRBBB   morphology  QRS >= 120 ms, terminal R' in V1 (rsR'), broad S in I/V6, T inverted in V1-V2
 LAFB    morphology  frontal QRS axis -50..-75 degrees, qR in I/aVL, rS in II/III/aVF
-IMI     morphology  Q waves >= 40 ms in II, III, aVF (early dipole pointing away from the inferior wall)
-ASMI    morphology  QS complexes / loss of R in V1-V3 (early dipole pointing posteriorly)
-LVH     morphology  Sokolow-Lyon SV1 + max(RV5, RV6) = 3.9-5.2 mV (>= 3.5), QRS slightly longer
+IMI     morphology  inferior R lost, Q in III/aVF (II often keeps its R), axis turned left, flat inferior T
+ASMI    morphology  poor R progression V1-V4 (QS in V1-V3 in half), weaker septal r, axis turned left
+LVH     morphology  Sokolow-Lyon SV1 + max(RV5, RV6) = 3.5-4.8 mV from leftward-posterior forces, small R in
+                    V1-V3, QRS slightly longer, axis turned left, lateral strain T in ~70 %
 LVOLT   morphology  QRS peak-to-peak < 0.5 mV in every limb lead and < 1.0 mV in every chest lead
 STE_    morphology  ST elevation >= 0.15 mV 60 ms after J in >= 2 leads of one territory (anterior V1-V4,
                     inferior II/III/aVF or lateral I/aVL/V5/V6; injury-current dipole, reciprocal depression)
-STD_    morphology  horizontal ST depression <= -0.15 mV in >= 2 of I/II/V4-V6 (ST up in aVR) or of V1-V4
+STD_    morphology  horizontal ST depression <= -0.15 mV in >= 2 of I/II/V4-V6 (ST up in aVR) or of V1-V4,
+                    T flat or inverted there
 INVT    morphology  T wave <= -0.1 mV in >= 2 leads of one territory (lateral, inferior or anterior)
 IRBBB   morphology  small terminal R' in V1 (rsr'), QRS < 120 ms (incomplete right bundle-branch block)
 NDT     morphology  low, flat (not inverted) T waves in limb and left chest leads, most in one territory
-NORM    diffuse     none of the abnormal findings; normal axis, QRS < 110 ms, PR 120-200 ms, QTc 385-445 ms
-DIG     diffuse     sagging ('scooped') ST depression, short QTc 310-345 ms, low T
+NORM    diffuse     none of the abnormal findings; axis -25..85 deg, QRS < 110 ms, PR 125-195 ms, QTc 385-445 ms
+DIG     diffuse     sagging ('scooped') ST-T depression dragging T down (II, V4-V6), QTc 340-380 ms
 EL      diffuse     tall narrow symmetric ('tented') T waves (>= 0.9 mV in a chest lead), flat P
 ======  ==========  ==========================================================================
 

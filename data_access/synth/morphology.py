@@ -3,7 +3,7 @@
 ``normal_template`` builds a healthy beat from a patient's :class:`Anatomy` (heart orientation, voltage,
 QRS width, PR, QTc). Each ``_apply_<code>`` function then changes specific waves the way the finding
 changes cardiac activation or repolarisation (e.g. IMI adds an early dipole pointing away from the
-inferior wall, so II, III and aVF open with a Q wave). ``build_template`` applies them in a fixed,
+inferior wall and weakens the inferior R, so III and aVF open with a Q wave). ``build_template`` applies them in a fixed,
 physiological order and returns the template with notes (territories, measured criteria).
 """
 from __future__ import annotations
