@@ -4,11 +4,11 @@ Co-occurrence follows clinical sense rather than independence:
 - chronic findings (old MI, bundle-branch and fascicular blocks, LVH, low voltage) belong to the patient
   and recur in each of their records; rhythm and acute/repolarisation findings are drawn per record;
 - degenerative findings (AFIB, MI, LVH, CLBBB, DIG) become more frequent with age;
-- exactly one base rhythm (SR, SBRAD, STACH or AFIB); 1AVB only with sinus rhythm (not with AFIB);
-- CLBBB excludes CRBBB, LAFB, LVH, MI and ST-T codes (its own ST-T changes are secondary); LVH excludes
+- exactly one base rhythm (SR, SBRAD, STACH, SARRH, AFLT or AFIB; sinus arrhythmia more frequent when young); 1AVB only with sinus rhythm (not with AFIB);
+- CLBBB excludes CRBBB, IRBBB, LAFB, LVH, MI and ST-T codes (its own ST-T changes are secondary); LVH excludes
   LVOLT; LAFB is more frequent with LVH; DIG is frequent with AFIB (rate control);
 - acute ST elevation and T inversion follow an infarct's territory; at most one of STE_/STD_/DIG;
-- NORM exactly when no abnormal code is present (it may accompany SR, SBRAD or STACH).
+- NORM exactly when no abnormal code is present (it may accompany SR, SBRAD, STACH or SARRH).
 Folds 1-10 are assigned per patient by greedy iterative stratification over the codes.
 """
 from __future__ import annotations
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHRONIC = ("IMI", "ASMI", "CLBBB", "CRBBB", "LAFB", "LVH", "LVOLT")
-AGE_DEPENDENT = frozenset({"AFIB", "IMI", "ASMI", "LVH", "CLBBB", "DIG", "1AVB"})
+CHRONIC = ("IMI", "ASMI", "CLBBB", "CRBBB", "IRBBB", "LAFB", "LVH", "LVOLT")
+AGE_DEPENDENT = frozenset({"AFIB", "AFLT", "IMI", "ASMI", "LVH", "CLBBB", "DIG", "1AVB"})
 
 # Target record-level prevalences (before exclusions; see README table for the realised ones).
 DEFAULT_PREVALENCE: dict[str, float] = {
-    "AFIB": 0.08, "SBRAD": 0.07, "STACH": 0.08, "1AVB": 0.07, "PVC": 0.06,
+    "AFIB": 0.08, "AFLT": 0.03, "SBRAD": 0.07, "STACH": 0.08, "SARRH": 0.05, "1AVB": 0.07, "PVC": 0.06,
     "IMI": 0.10, "ASMI": 0.08, "CLBBB": 0.05, "CRBBB": 0.05, "LAFB": 0.06, "LVH": 0.09, "LVOLT": 0.05,
-    "STE_": 0.05, "STD_": 0.06, "INVT": 0.06, "DIG": 0.04, "EL": 0.04,
+    "STE_": 0.05, "STD_": 0.06, "INVT": 0.06, "DIG": 0.04, "EL": 0.04, "IRBBB": 0.05, "NDT": 0.07,
 }
 
 
@@ -62,6 +62,8 @@ def _chronic(rng: np.random.Generator, prev: dict[str, float], age: float) -> se
     out = {c for c in CHRONIC if rng.random() < prev.get(c, 0.0) * (m if c in AGE_DEPENDENT else 1.0)}
     if "CLBBB" in out:
         out -= {"CRBBB", "LAFB", "LVH", "IMI", "ASMI"}
+    if "CRBBB" in out or "CLBBB" in out:
+        out.discard("IRBBB")
     if "LVH" in out:
         out.discard("LVOLT")
         if rng.random() < 0.2:
@@ -74,21 +76,19 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
     m = _age_mult(age)
     labels = set(chronic)
     p_af = prev.get("AFIB", 0.0) * m
+    p_fl = prev.get("AFLT", 0.0) * m
+    young = 1.6 - 0.6 * min(m, 1.6)      # tachycardia and sinus arrhythmia are commoner when young
+    cuts = np.cumsum([p_af, p_fl, prev.get("SBRAD", 0.0), prev.get("STACH", 0.0) * young,
+                      prev.get("SARRH", 0.0) * young])
+    names = ("AFIB", "AFLT", "SBRAD", "STACH", "SARRH")
     u = rng.random()
-    if u < p_af:
-        rhythm = "AFIB"
-    elif u < p_af + prev.get("SBRAD", 0.0):
-        rhythm = "SBRAD"
-    elif u < p_af + prev.get("SBRAD", 0.0) + prev.get("STACH", 0.0) * (1.6 - 0.6 * min(m, 1.6)):
-        rhythm = "STACH"
-    else:
-        rhythm = "SR"
+    rhythm = next((r for r, c in zip(names, cuts) if u < c), "SR")
     labels.add(rhythm)
     if rhythm in ("SR", "SBRAD") and rng.random() < prev.get("1AVB", 0.0) * m / 0.85:
         labels.add("1AVB")
     if rng.random() < prev.get("PVC", 0.0):
         labels.add("PVC")
-    p_dig = 0.3 if rhythm == "AFIB" else max(prev.get("DIG", 0.0) * m - 0.3 * p_af, 0.0) / (1 - p_af)
+    p_dig = 0.3 if rhythm in ("AFIB", "AFLT") else max(prev.get("DIG", 0.0) * m - 0.3 * p_af, 0.0) / (1 - p_af)
     if rng.random() < p_dig:
         labels.add("DIG")
     elif rng.random() < prev.get("EL", 0.0):
@@ -104,7 +104,9 @@ def _record_codes(rng: np.random.Generator, prev: dict[str, float], age: float,
                 labels.add("STD_")
         if rng.random() < prev.get("INVT", 0.0) * (2.5 if mi else 0.8):
             labels.add("INVT")
-    abnormal = labels - {"SR", "SBRAD", "STACH"}
+        elif rng.random() < prev.get("NDT", 0.0):
+            labels.add("NDT")
+    abnormal = labels - {"SR", "SBRAD", "STACH", "SARRH"}
     if not abnormal:
         labels.add("NORM")
     return labels

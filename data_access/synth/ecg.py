@@ -11,25 +11,31 @@ Codes produced and the criterion each one implements (SUPPORTED_LABELS holds the
 ======  ==========  ==========================================================================
 code    branch      criterion implemented
 ======  ==========  ==========================================================================
-SR      rhythm      sinus rhythm 60-95 bpm, P before every QRS, RR CV ~2-4 % (respiratory HRV)
+SR      rhythm      sinus rhythm 60-95 bpm (around 70), P before every QRS, RR CV ~1-2 % (respiratory HRV)
 SBRAD   rhythm      sinus rhythm 40-55 bpm
 STACH   rhythm      sinus rhythm 105-145 bpm
+SARRH   rhythm      sinus rhythm 50-90 bpm whose RR swings with respiration by 14-30 % (instead of SR)
+AFLT    rhythm      sawtooth F waves 240-330/min (II, III, aVF, V1), no P, RR = 2, 4 or 2-4 flutter cycles
 AFIB    rhythm      irregularly irregular RR (CV 0.17-0.3), no P waves, 4-8 Hz fibrillatory waves
 1AVB    rhythm      PR interval 240-360 ms (sinus rhythm)
 PVC     morphology  1-3 premature wide (>= 140 ms) beats without P, discordant T, compensatory pause
-CLBBB   morphology  QRS >= 120 ms, no septal q, broad notched R in I/aVL/V5/V6, QS/rS in V1, discordant ST-T
+CLBBB   morphology  QRS >= 120 ms, no septal q, broad R in I/aVL/V5/V6, deep S in V1-V4, discordant ST-T
 CRBBB   morphology  QRS >= 120 ms, terminal R' in V1 (rsR'), broad S in I/V6, T inverted in V1-V2
 LAFB    morphology  frontal QRS axis -50..-75 degrees, qR in I/aVL, rS in II/III/aVF
-IMI     morphology  Q waves >= 40 ms in II, III, aVF (early dipole pointing away from the inferior wall)
-ASMI    morphology  QS complexes / loss of R in V1-V3 (early dipole pointing posteriorly)
-LVH     morphology  Sokolow-Lyon SV1 + max(RV5, RV6) = 3.9-5.2 mV (>= 3.5), QRS slightly longer
+IMI     morphology  inferior R lost, Q in III/aVF (II often keeps its R), axis turned left, flat inferior T
+ASMI    morphology  poor R progression V1-V4 (QS in V1-V3 in half), weaker septal r, axis turned left
+LVH     morphology  Sokolow-Lyon SV1 + max(RV5, RV6) = 3.5-4.8 mV from leftward-posterior forces, small R in
+                    V1-V3, QRS slightly longer, axis turned left, lateral strain T in ~70 %
 LVOLT   morphology  QRS peak-to-peak < 0.5 mV in every limb lead and < 1.0 mV in every chest lead
 STE_    morphology  ST elevation >= 0.15 mV 60 ms after J in >= 2 leads of one territory (anterior V1-V4,
                     inferior II/III/aVF or lateral I/aVL/V5/V6; injury-current dipole, reciprocal depression)
-STD_    morphology  horizontal ST depression <= -0.15 mV in >= 2 of I/II/V4-V6 (ST up in aVR) or of V1-V4
+STD_    morphology  horizontal ST depression <= -0.15 mV in >= 2 of I/II/V4-V6 (ST up in aVR) or of V1-V4,
+                    T flat or inverted there
 INVT    morphology  T wave <= -0.1 mV in >= 2 leads of one territory (lateral, inferior or anterior)
-NORM    diffuse     none of the abnormal findings; normal axis, QRS < 110 ms, PR 120-200 ms, QTc 385-445 ms
-DIG     diffuse     sagging ('scooped') ST depression, short QTc 310-345 ms, low T
+IRBBB   morphology  small terminal R' in V1 (rsr'), QRS < 120 ms (incomplete right bundle-branch block)
+NDT     morphology  low, flat (not inverted) T waves in limb and left chest leads, most in one territory
+NORM    diffuse     none of the abnormal findings; axis -25..85 deg, QRS < 110 ms, PR 125-195 ms, QTc 385-445 ms
+DIG     diffuse     sagging ('scooped') ST-T depression dragging T down (II, V4-V6), QTc 340-380 ms
 EL      diffuse     tall narrow symmetric ('tented') T waves (>= 0.9 mV in a chest lead), flat P
 ======  ==========  ==========================================================================
 
@@ -50,29 +56,33 @@ from .findings import build_template
 from .geometry import frontal_axis_deg, lead_matrix
 from .morphology import Anatomy, _unit, draw_anatomy
 from .noise import NoiseLevels, electrode_noise
-from .rhythm import beat_train, fibrillatory_waves
+from .rhythm import FLUTTER_HZ, beat_train, fibrillatory_waves, flutter_waves
 
 SUPPORTED_LABELS: dict[str, str] = {
-    "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "1AVB": "rhythm",
+    "SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "SARRH": "rhythm", "AFLT": "rhythm",
+    "1AVB": "rhythm",
     "PVC": "morphology", "CLBBB": "morphology", "CRBBB": "morphology", "LAFB": "morphology",
     "IMI": "morphology", "ASMI": "morphology", "LVH": "morphology", "LVOLT": "morphology",
-    "STE_": "morphology", "STD_": "morphology", "INVT": "morphology",
-    "NORM": "diffuse", "DIG": "diffuse", "EL": "diffuse",
+    "STE_": "morphology", "STD_": "morphology", "INVT": "morphology", "IRBBB": "morphology",
+    "NDT": "morphology", "NORM": "diffuse", "DIG": "diffuse", "EL": "diffuse",
 }
-RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB")
-NORMAL_COMPATIBLE = frozenset({"NORM", "SR", "SBRAD", "STACH"})
+RHYTHMS = ("SR", "SBRAD", "STACH", "AFIB", "SARRH", "AFLT")
+NORMAL_COMPATIBLE = frozenset({"NORM", "SR", "SBRAD", "STACH", "SARRH"})
 CONFLICTS: tuple[frozenset[str], ...] = (
-    frozenset({"AFIB", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
+    frozenset({"AFIB", "1AVB"}), frozenset({"SARRH", "1AVB"}), frozenset({"AFLT", "1AVB"}), frozenset({"CLBBB", "CRBBB"}), frozenset({"CLBBB", "LAFB"}),
     frozenset({"LVH", "LVOLT"}), frozenset({"STE_", "STD_"}), frozenset({"STE_", "DIG"}),
-    frozenset({"STD_", "DIG"}),
+    frozenset({"STD_", "DIG"}), frozenset({"IRBBB", "CRBBB"}), frozenset({"IRBBB", "CLBBB"}),
+    frozenset({"NDT", "INVT"}), frozenset({"NDT", "CLBBB"}),
 )
 TERRITORY_CHOICES: dict[str, tuple[str, ...]] = {
     "STE_": ("anterior", "inferior", "lateral"),
     "STD_": ("lateral", "anterior"),
     "INVT": ("lateral", "inferior", "anterior"),
+    "NDT": ("lateral", "inferior"),
 }
 FS_MODEL = 500.0
 _ATRIAL_DIR = _unit(-0.25, 0.6, 0.75)    # f waves are best seen in V1 and the inferior leads
+_FLUTTER_DIR = _unit(-0.2, 0.85, 0.5)    # F waves: largest in II, III, aVF (and V1)
 
 
 class SynthesisError(ECGDataError):
@@ -131,12 +141,18 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
     ter = territories if territories is not None else choose_territories(labels, rng)
     template = build_template(anat, labels, lead_mat, rng, ter)
     n_pvc = int(rng.integers(1, 4)) if "PVC" in labels else 0
-    train, hr = beat_train(rng, rhythm, duration_s, float(template.notes["qtc_s"]), n_pvc)
+    flutter_hz = float(rng.uniform(*FLUTTER_HZ)) if rhythm == "AFLT" else None
+    train, hr = beat_train(rng, rhythm, duration_s, float(template.notes["qtc_s"]), n_pvc, flutter_hz=flutter_hz)
     n = int(round(duration_s * FS_MODEL))
     sig = render(template, train, lead_mat, FS_MODEL, n)
     if rhythm == "AFIB":
         t = np.arange(n) / FS_MODEL
         sig += np.outer(lead_mat @ _ATRIAL_DIR, fibrillatory_waves(rng, t))
+    elif rhythm == "AFLT":
+        t = np.arange(n) / FS_MODEL
+        first_f = float(train.onsets_s[0]) - rng.uniform(0.2, 0.3)      # constant atrioventricular delay
+        amp = rng.uniform(0.25, 0.45)
+        sig += np.outer(lead_mat @ _FLUTTER_DIR, amp * flutter_waves(t, float(flutter_hz), first_f))
     noise_info: dict[str, Any] = {}
     if noise is not None:
         nz, noise_info = electrode_noise(rng, n, FS_MODEL, noise)
@@ -147,7 +163,7 @@ def synthesize_ecg_with_info(labels: set[str] | frozenset[str], rng: np.random.G
     # Frontal axis of the QRS, leaving out the terminal right-bundle delay (axis is read before it).
     net = sum(w.vector * (w.sigma_l_s + w.sigma_r_s) for k, w in template.waves.items()
               if w.family == "qrs" and k != "Rp")
-    info = {"rhythm": rhythm, "hr_bpm": hr, "pr_s": anat.pr_s if rhythm != "AFIB" else None,
+    info = {"rhythm": rhythm, "hr_bpm": hr, "pr_s": anat.pr_s if rhythm not in ("AFIB", "AFLT") else None,
             "qrs_s": end - start, "qtc_s": template.notes["qtc_s"], "axis_deg": frontal_axis_deg(net),
             "n_pvc": n_pvc, "territories": dict(template.notes["territories"]),
             "sokolow_lyon_mv": template.notes["sokolow_lyon_mv"], "noise": noise_info}

@@ -37,7 +37,7 @@ from .ptbxl_config import PTBXL_COLUMNS, PTBXL_LEAD_NAMES, SynthConfig, rel_path
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 @contextmanager
 def _one_blas_thread() -> Iterator[None]:
     """Small matrix products are much slower with several BLAS threads on a busy 2-core machine."""
