@@ -39,8 +39,9 @@ def test_each_format_predicts_like_its_wfdb_conversion(bundle, samples, tmp_path
     x_wfdb = np.stack([to_model_input(read_any(out), bundle.fs, bundle.n_samples) for _, out in run.written])
     p_file, p_wfdb = bundle.predict(x_file).probs, bundle.predict(x_wfdb).probs
     np.testing.assert_allclose(p_file, p_wfdb, atol=1e-4)
-    # The comparison has teeth: the DICOM ECG and the PTB-XL ECG get different predictions.
-    assert np.abs(p_file[0] - p_file[1]).max() > 1e-3
+    # The comparison has teeth: the DICOM ECG and the PTB-XL ECG differ by more than the tolerance above
+    # (the tiny test model is weakly discriminative, so by a few times it, not by a fixed large margin).
+    assert np.abs(p_file[0] - p_file[1]).max() > 3e-4
     # The MUSE export and its DICOM conversion are one ECG: one prediction (derived leads within 2.4 µV).
     np.testing.assert_allclose(p_file[-2], p_file[-1], atol=1e-4)
 
