@@ -45,13 +45,15 @@ class SplitArrays:
     y_val: np.ndarray
 
 
-def joint_params(model: nn.Module, with_last_layer: bool = False) -> list[nn.Parameter]:
+def joint_params(model: nn.Module, with_last_layer: bool = False,
+                 with_prototypes: bool = True) -> list[nn.Parameter]:
     """Parameters trained in the joint stage: everything for the baseline; backbones, add-ons and
     prototypes (plus the branch last layers when ``with_last_layer``; never the fusion) for the prototype
     network."""
     if not isinstance(model, ProtoECGNet):
         return list(model.parameters())
-    params = [p for b in BRANCHES for p in model.branch(b).latent_parameters()]
+    params = [p for b in BRANCHES for p in model.branch(b).latent_parameters()
+              if with_prototypes or p is not model.branch(b).prototypes]
     if with_last_layer:
         params += [model.branch(b).last_layer.weight for b in BRANCHES]
     return params
@@ -87,9 +89,8 @@ def joint_stage(model: nn.Module, forward: nn.Module, data: SplitArrays, cfg: Ru
                          lambda: _val_score(model, data, "logits", tc.eval_batch_size), model.train,
                          min_epochs=tc.min_epochs, smooth=tc.smooth)
 
-    params = joint_params(model, tc.joint_last_layer)
-    if prototypes_fn is not None:               # tied: the prototypes follow their sources, not the optimiser
-        params = [p for p in params if not any(p is model.branch(b).prototypes for b in BRANCHES)]
+    # tied: the prototypes follow their sources, not the optimiser
+    params = joint_params(model, tc.joint_last_layer, with_prototypes=prototypes_fn is None)
     freeze_all_but(model, params)
     calib = JointCalibration(model, data.x_train, tc.eval_batch_size) if tc.joint_calibration else None
     if calib is not None:

@@ -7,6 +7,7 @@ A different configuration in an existing run directory is refused.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,7 +24,6 @@ from data_access.ptbxl import PTBXLData, branch_of
 from ..config import RunConfig, config_to_dict, load_config, save_config
 from ..errors import ConfigError
 from ..model import build_model
-from ..model.config import BRANCHES
 from ..model.network import ProtoECGNet
 from ..projection import load_projection, project_prototypes, refresh_lead_shares, save_projection, uniqueness
 from . import ddp
@@ -178,10 +178,7 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
                                                         cfg.train.eval_batch_size)
         ddp.broadcast_state(model, info)
     elif stage == "joint":
-        forward: nn.Module = model
-        if info.enabled:       # DDP hooks the parameters that require grad at wrap time: freeze first
-            freeze_all_but(model, joint_params(model, cfg.train.joint_last_layer))
-            forward = nn.parallel.DistributedDataParallel(model)
+        forward = _joint_forward(model, cfg, info)
         head = load_head(model, ckpt_dir) if isinstance(model, ProtoECGNet) else None
         spec = joint_stage(model, forward, arrays, cfg, aux_head=head)
         state.setdefault("history", {})[stage] = fit(spec, model, ckpt_dir, info, cfg.train.seed, progress)
@@ -210,22 +207,24 @@ def _run_stage(stage: str, model: nn.Module, arrays: SplitArrays, cfg: RunConfig
         raise ConfigError(f"unknown stage {stage}")
 
 
+def _joint_forward(model: nn.Module, cfg: RunConfig, info: ddp.DistInfo, with_prototypes: bool = True) -> nn.Module:
+    """The module the joint (or tied) stage calls: the DDP wrapper under torchrun, else ``model``. DDP hooks
+    the parameters that require grad at wrap time, so the stage's parameters are frozen-in first."""
+    if not info.enabled:
+        return model
+    freeze_all_but(model, joint_params(model, cfg.train.joint_last_layer, with_prototypes=with_prototypes))
+    return nn.parallel.DistributedDataParallel(model)
+
+
 def _run_tied(model: ProtoECGNet, arrays: SplitArrays, cfg: RunConfig, ckpt_dir: Path, info: ddp.DistInfo,
               progress: bool, state: dict) -> None:
     """The ``tied`` stage: the joint objective for ``tied_epochs`` with every projected prototype recomputed
     from its source window at each step (:mod:`protoecg.training.tied`)."""
-    import dataclasses
-
     table, _ = load_projection(ckpt_dir)
     tied = TiedPrototypes(model, arrays.x_train, table, cfg.train.tied_sources_per_step, cfg.train.seed)
     tcfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, joint_epochs=cfg.train.tied_epochs,
                                                               lr=cfg.train.tied_lr))
-    forward: nn.Module = model
-    if info.enabled:
-        params = [p for p in joint_params(model, cfg.train.joint_last_layer)
-                  if not any(p is model.branch(b).prototypes for b in BRANCHES)]
-        freeze_all_but(model, params)
-        forward = nn.parallel.DistributedDataParallel(model)
+    forward = _joint_forward(model, cfg, info, with_prototypes=False)
     spec = joint_stage(model, forward, arrays, tcfg, aux_head=load_head(model, ckpt_dir),
                        prototypes_fn=tied.compute)
     spec.name, spec.score_initial = "tied", True     # epoch 0 = the projected network: kept unless beaten
