@@ -66,6 +66,15 @@ def test_tune_thresholds_maximises_f1():
     assert E.tune_thresholds(np.zeros((3, 1)), np.ones((3, 1)))[0] == 0.5
 
 
+def test_tune_thresholds_keeps_default_for_too_few_positives():
+    # one validation positive ranked 5th of 6: the F1-optimal cut (0.25) would flag 5 of 6 records
+    y = np.array([[0], [0], [0], [0], [1], [0]])
+    p = np.array([[0.9], [0.8], [0.7], [0.6], [0.3], [0.2]])
+    assert E.tune_thresholds(y, p, min_pos=1)[0] == pytest.approx(0.25)
+    assert E.tune_thresholds(y, p)[0] == 0.5
+    assert E.tune_thresholds(y, p, default=0.3)[0] == 0.3
+
+
 def test_summarise_keys():
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6], [0.1, 0.3]])
