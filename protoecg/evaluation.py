@@ -68,21 +68,39 @@ def f1_at(y: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> np.ndarra
     return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), np.nan)
 
 
-def tune_thresholds(y: np.ndarray, probs: np.ndarray, default: float = 0.5, min_pos: int = 3) -> np.ndarray:
-    """Per-class threshold maximising F1 on a validation set; ``default`` where a class has fewer than
-    ``min_pos`` positives.
+def tune_thresholds(y: np.ndarray, probs: np.ndarray, default: float = 0.5, min_pos: int = 3,
+                    prevalence: np.ndarray | None = None) -> np.ndarray:
+    """Per-class threshold maximising F1 on a validation set; a fallback where a class has fewer than
+    ``min_pos`` validation positives.
 
     Candidates are the midpoints between consecutive distinct scores, so the choice does not sit on an
     observed score. Why ``min_pos``: with one or two validation positives the F1-optimal cut is wherever
     they happen to rank; one ranked 40th of 58 gives a threshold near 0 that flags most new records (an F1
     of 0.05 on validation), which in a review session means a statement "predicted" for nearly every ECG.
+
+    The fallback: with ``prevalence`` (per class, usually the training-fold label means) the cut that flags
+    that share of the validation records (at least one where the prevalence times the number of records
+    rounds to one or more; none, i.e. above every score, for a class absent from training). This holds
+    whatever the probabilities' calibration: a model trained with BCE pos_weight puts its 0.5 crossing far
+    below a rare class's real rate, so a fixed 0.5 would flag many records. Without ``prevalence``:
+    ``default``.
     """
     y = np.asarray(y).astype(bool)
+    probs = np.asarray(probs, dtype=np.float64)
     out = np.full(y.shape[1], default, dtype=np.float64)
     for j in range(y.shape[1]):
-        if y[:, j].sum() < max(1, min_pos):
-            continue
         p = probs[:, j]
+        ps = np.sort(p)[::-1]
+        if y[:, j].sum() < max(1, min_pos):
+            if prevalence is not None and len(ps):
+                k = int(np.floor(float(prevalence[j]) * len(ps) + 0.5))
+                if k <= 0:
+                    out[j] = float(np.nextafter(ps[0], np.inf)) if ps[0] < 1 else 1.0
+                elif k >= len(ps):
+                    out[j] = float(ps[-1])
+                else:
+                    out[j] = float((ps[k - 1] + ps[k]) / 2) if ps[k - 1] > ps[k] else float(ps[k - 1])
+            continue
         order = np.argsort(-p, kind="stable")
         ps, ys = p[order], y[order, j]
         tp = np.cumsum(ys)

@@ -38,7 +38,7 @@ def finalise(model: nn.Module, data: PTBXLData, cfg: RunConfig, out: Path, state
     batch = cfg.train.eval_batch_size
     codes, b_of = tuple(model.codes), model.branch_of
     v_logits, v_comb = _outputs(model, va.signals, batch)
-    thresholds = tune_thresholds(va.labels, sigmoid(v_logits))
+    thresholds = tune_thresholds(va.labels, sigmoid(v_logits), prevalence=tr.labels.mean(axis=0))
     metrics: dict = {"is_demo": bool(is_demo), "arch": cfg.model.arch, "preset": cfg.preset,
                      "n_train": int(len(tr.ecg_ids)), "n_val": int(len(va.ecg_ids)),
                      "timings_s": state.get("timings_s", {}), "history": state.get("history", {}),

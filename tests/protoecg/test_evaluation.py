@@ -75,6 +75,19 @@ def test_tune_thresholds_keeps_default_for_too_few_positives():
     assert E.tune_thresholds(y, p, default=0.3)[0] == 0.3
 
 
+def test_tune_thresholds_falls_back_to_the_training_prevalence():
+    # scores all above 0.5 (as from a pos_weight-trained model): a fixed 0.5 would flag every record
+    y = np.zeros((10, 3), dtype=int)
+    y[2, 0] = 1
+    p = np.tile(np.linspace(0.95, 0.55, 10)[:, None], (1, 3))
+    thr = E.tune_thresholds(y, p, prevalence=np.array([0.2, 0.0, 1.0]))
+    flagged = (p >= thr).sum(axis=0)
+    assert flagged[0] == 2                      # 20% of 10 validation records
+    assert flagged[1] == 0                      # a class absent from training is never flagged
+    assert flagged[2] == 10
+    assert thr[0] == pytest.approx((p[1, 0] + p[2, 0]) / 2)
+
+
 def test_summarise_keys():
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6], [0.1, 0.3]])
