@@ -156,3 +156,121 @@ def adjusted_features(F: np.ndarray, C: np.ndarray, w: np.ndarray, m: np.ndarray
     G -= C @ (hess_pinv @ A)
     G *= m[:, None]
     return G
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def _conditional_tail(G: np.ndarray, C: np.ndarray, L: np.ndarray, mu: np.ndarray, s: np.ndarray,
+                      upper: bool, max_iter: int = 50, tol: float = 1e-8) -> np.ndarray:
+    """log10 P(S >= s | C'y) (``upper``) or P(S <= s | C'y) by Skovgaard's double saddlepoint.
+
+    ``G`` (n, B) adjusted features, ``C`` (n, q) covariates with the intercept, ``L`` / ``mu`` (n,) the null
+    fit's logits / probabilities, all restricted to the phecode's units. NaN where the saddlepoint was not
+    found (an observed score at the end of its conditional support)."""
+    n, B = G.shape
+    q = C.shape[1]
+    a_c = C.T @ mu                                        # C'y at the null MLE
+    b_g = G.T @ mu + s                                    # target of G'y
+    w0 = mu * (1.0 - mu)
+    det0 = np.linalg.det(C.T @ (w0[:, None] * C))
+    tau = np.zeros((q, B))
+    var0 = np.einsum("nb,n->b", G * G, w0)
+    t = s / np.maximum(var0, 1e-300)
+    sp0 = _softplus(L).sum()
+
+    def objective(tau_: np.ndarray, t_: np.ndarray) -> np.ndarray:
+        eta = L[:, None] + C @ tau_ + G * t_
+        return _softplus(eta).sum(0) - sp0 - np.einsum("q,qb->b", a_c, tau_) - t_ * b_g
+
+    h = objective(tau, t)
+    ok = np.zeros(B, dtype=bool)
+    for _ in range(max_iter):
+        eta = L[:, None] + C @ tau + G * t
+        p = expit(eta)
+        r = p - mu[:, None]
+        grad = np.concatenate([C.T @ r, (np.einsum("nb,nb->b", G, p) - b_g)[None, :]], axis=0)   # (q+1, B)
+        W = p * (1.0 - p)
+        H = np.empty((B, q + 1, q + 1))
+        H[:, :q, :q] = np.einsum("nq,nb,nr->bqr", C, W, C)
+        cg = np.einsum("nq,nb->bq", C, W * G)
+        H[:, :q, q] = cg
+        H[:, q, :q] = cg
+        H[:, q, q] = np.einsum("nb,nb->b", W, G * G)
+        scale = np.concatenate([np.broadcast_to(np.abs(a_c)[:, None] + 1.0, (q, B)), (np.sqrt(var0) + 1e-12)[None, :]])
+        ok = (np.abs(grad) <= tol * scale).all(0)
+        if ok.all():
+            break
+        try:
+            step = np.linalg.solve(H + 1e-12 * np.eye(q + 1), grad.T[:, :, None])[:, :, 0].T
+        except np.linalg.LinAlgError:
+            break
+        alpha = np.ones(B)
+        for _ in range(30):                               # backtracking on the convex objective
+            new_tau, new_t = tau - alpha * step[:q], t - alpha * step[q]
+            hn = objective(new_tau, new_t)
+            worse = ~(hn <= h + 1e-12 * np.abs(h)) & ~ok
+            if not worse.any():
+                break
+            alpha = np.where(worse, alpha / 2, alpha)
+        upd = ~ok
+        tau[:, upd], t[upd], h[upd] = new_tau[:, upd], new_t[upd], hn[upd]
+    out = np.full(B, np.nan)
+    good = ok & np.isfinite(h) & np.isfinite(t)
+    if not good.any():
+        return out
+    detH = np.linalg.det(H[good])
+    w = np.sign(t[good]) * np.sqrt(np.clip(-2.0 * h[good], 0.0, None))
+    u = t[good] * np.sqrt(np.clip(detH, 0.0, None) / max(det0, 1e-300))
+    z = s[good] / np.sqrt(np.maximum(var0[good], 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arg = w + np.log(u / w) / w
+    near = ~np.isfinite(arg) | (np.abs(w) < 1e-3)
+    arg = np.where(near, z, arg)
+    lp = stats.norm.logsf(arg) if upper else stats.norm.logcdf(arg)
+    out[good] = lp / LN10
+    return out
+
+
+def _column_basis(C: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the span of ``C``'s columns: conditioning on ``C'y`` is conditioning on it.
+
+    Why: restricted to a phecode's units a covariate can be constant (sex for a sex-specific phecode) or
+    collinear with others; the joint saddlepoint's Hessian is then singular and the tail came out as
+    10^-5000 for an ordinary score."""
+    U, sv, _ = np.linalg.svd(C, full_matrices=False)
+    keep = sv > max(C.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 0.0) * 1e3
+    return U[:, keep] * np.sqrt(C.shape[0])
+
+
+def conditional_spa_log10_p(G: np.ndarray, C: np.ndarray, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Two-sided log10 p of scores ``s`` (B,) conditional on the covariates' sufficient statistics ``C'y``.
+
+    Why conditional: the null fit estimates the intercept (and covariate effects) from the same outcomes, so
+    the score's real null distribution is that of ``g~'y`` given ``C'y`` (for an intercept-only null: given
+    the number of cases), not of independent Bernoulli draws. The unconditional SPA adds the variation of
+    the case count, ``3 / cases`` of excess kurtosis, and is conservative for rare phecodes: measured with
+    an estimated intercept and 30 cases, 0.75x nominal at 1e-3 and 0.64x at 1e-4, against 0.98x / 0.95x
+    with the intercept known. Skovgaard's (1987) double saddlepoint on the joint cumulant generating
+    function of ``(C'y, g~'y)`` removes it; the denominator's saddlepoint is 0 because ``mu`` is the null
+    MLE. Inputs are restricted to the phecode's units. A tail whose conditional saddlepoint is not found (a
+    score beyond the end of its conditional support) falls back to the unconditional tail, which is larger.
+    """
+    mu = np.clip(np.asarray(mu, dtype=np.float64), 1e-15, 1 - 1e-15)
+    L = np.log(mu) - np.log1p(-mu)
+    a = np.abs(np.asarray(s, dtype=np.float64))
+    C = _column_basis(np.asarray(C, dtype=np.float64))
+    tails = []
+    for upper, sv in ((True, a), (False, -a)):
+        lt = _conditional_tail(G, C, L, mu, sv, upper=upper)
+        miss = ~np.isfinite(lt)
+        if miss.any():      # no conditional saddlepoint (e.g. beyond the support's end): the unconditional tail
+            Gm = G[:, miss]
+            lt[miss] = _tail_log10(Gm, np.broadcast_to(L[:, None], Gm.shape), np.broadcast_to(mu[:, None], Gm.shape),
+                                   sv[miss], upper=upper)
+        tails.append(lt)
+    up, dn = tails
+    with np.errstate(invalid="ignore"):
+        lp = np.logaddexp(up * LN10, dn * LN10) / LN10
+    return np.minimum(lp, 0.0)

@@ -272,8 +272,11 @@ class PheWAS:
         for c0 in range(0, len(cand), cfg.refit_chunk):
             cc = cand[c0:c0 + cfg.refit_chunk]
             G = _spa.adjusted_features(F, C, w, m, null.hess_pinv[k], cc)
-            mu = np.broadcast_to(null.mu[:, [k]], G.shape)
-            ls = _spa.spa_log10_p(G, mu, out["_U"][cc])
+            ls = _spa.conditional_spa_log10_p(G[m], C[m], null.mu[m, k], out["_U"][cc])
+            miss = ~np.isfinite(ls)
+            if miss.any():      # no conditional saddlepoint (score at the end of its support): unconditional
+                mu = np.broadcast_to(null.mu[:, [k]], (len(m), int(miss.sum())))
+                ls[miss] = _spa.spa_log10_p(G[:, miss], mu, out["_U"][cc[miss]])
             out["log10_p_spa"][cc] = ls
             out["log10_p"][cc] = ls
             out["method"][cc] = "score_spa"
