@@ -124,12 +124,17 @@ class Bundle:
         return self.metrics.get("pretrained_from")
 
     @property
+    def finetuned_from_demo(self) -> bool:
+        """True for a model pretrained on generated ECGs and then fine-tuned on real ones."""
+        pre = self.pretrained_from
+        return bool(pre and pre.get("is_demo") and not self.manifest.get("trained_on_generated", False))
+
+    @property
     def disclaimer(self) -> str | None:
         """The banner every output of this model carries (None for a model trained on real data only)."""
         from .provenance import DEMO_DISCLAIMER, DEMO_FINETUNED_DISCLAIMER
 
-        pre = self.pretrained_from
-        if pre and pre.get("is_demo") and not self.manifest.get("trained_on_generated", False):
+        if self.finetuned_from_demo:
             return DEMO_FINETUNED_DISCLAIMER.format(n=self.fingerprint.get("n_records", "a few"))
         return DEMO_DISCLAIMER if self.is_demo else None
 

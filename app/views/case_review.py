@@ -93,7 +93,9 @@ except Exception as exc:  # noqa: BLE001 - show a message, keep the server alive
 desc = _descriptions()
 st.subheader(f"Record {record.record_id}")
 if bundle.is_demo and source_tag != "demo":
-    st.caption("Real ECG, demo model: the predictions below come from a model trained on generated ECGs.")
+    st.caption("Real ECG, demo model: the predictions below come from a model "
+               + ("pretrained on generated ECGs and fine-tuned on a few real ones (see the model card)."
+                  if bundle.finetuned_from_demo else "trained on generated ECGs."))
 meta_cols = st.columns(3)
 meta_cols[0].markdown(f"**Source:** {source}")
 meta_cols[1].markdown(f"**Sampling:** {record.fs:g} Hz, {record.duration_s:.1f} s")

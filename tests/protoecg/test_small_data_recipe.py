@@ -87,6 +87,14 @@ def test_init_from_fine_tunes_a_bundle_and_records_it(recipe_run, toy, tmp_path)
     assert state["completed"][0] == "joint"                 # no warm-up, no data start
     b = load_bundle(out)
     assert b.metrics["pretrained_from"]["path"] == str(recipe_run)
+    # the app's captions and the banner agree on what the model has seen (the toy start is not a demo model)
+    assert not b.metrics["pretrained_from"]["is_demo"] and not b.finetuned_from_demo
+    demo_start = dataclasses.replace(b, metrics={**b.metrics, "pretrained_from": {**b.metrics["pretrained_from"],
+                                                                                  "is_demo": True}},
+                                     manifest={**b.manifest, "is_demo": True, "trained_on_generated": False})
+    assert demo_start.finetuned_from_demo and "fine-tuned on" in demo_start.disclaimer
+    generated = dataclasses.replace(demo_start, manifest={**demo_start.manifest, "trained_on_generated": True})
+    assert not generated.finetuned_from_demo and "fine-tuned" not in generated.disclaimer
 
 
 def test_init_from_another_architecture_is_a_clear_error(recipe_run, toy_dir_cli, tmp_path, capsys):
