@@ -18,6 +18,10 @@ made by the model's features.
 
     nice -n 10 .venv/bin/python bench/phewas_fdr_draws.py --cache /tmp/phewas_draws            # 2 models x 10 draws
     .venv/bin/python bench/phewas_fdr_draws.py --label-features --seeds 30 --patients 2000      # old stand-in mode
+    # one process per model (separate caches), then one summary over both tables:
+    .venv/bin/python bench/phewas_fdr_draws.py --cache C11 --model-seeds 11 --csv a.csv &
+    .venv/bin/python bench/phewas_fdr_draws.py --cache C12 --model-seeds 12 --csv b.csv; wait
+    .venv/bin/python bench/phewas_fdr_draws.py --from-csv a.csv b.csv --json summary.json
 """
 from __future__ import annotations
 
@@ -137,6 +141,48 @@ def _score(table, protos, mimic: Path) -> dict:
     return out
 
 
+def _summarise(df: pd.DataFrame, patients: int, ptbxl_n: int, json_path: str | None) -> dict:
+    """Print the summary of per-scan rows against the targets (and write it as JSON); returns it."""
+    df = df.copy()
+    for col in [c for c in df.columns if c.startswith(("missed", "false_codes"))]:
+        df[col] = df[col].fillna("").astype(str)        # empty lists read back from CSV as NaN
+    print(f"\n{len(df)} scans ({df['features'].nunique()} feature sets x {df['seed'].nunique()} draws of "
+          f"{patients} generated patients), default phewas (two-stage FDR 0.05, SPA, Firth)")
+    summary = {"n_scans": len(df), "feature_sets": sorted(df["features"].unique()),
+               "draw_seeds": sorted(int(x) for x in df["seed"].unique()), "patients": patients,
+               "ptbxl_n": ptbxl_n, "rules": {}}
+    for sfx, rule in (("", "holm (default)"), ("_bh", "bh")):
+        worst = df[[f"fdp_hits{sfx}", f"fdp_phecodes{sfx}"]].max(axis=1)
+        fig = {"sensitivity_median": float(df[f"sensitivity{sfx}"].median()),
+               "sensitivity_min": float(df[f"sensitivity{sfx}"].min()),
+               "fdp_hits_mean": float(df[f"fdp_hits{sfx}"].mean()), "fdp_hits_max": float(df[f"fdp_hits{sfx}"].max()),
+               "fdp_phecodes_mean": float(df[f"fdp_phecodes{sfx}"].mean()),
+               "fdp_phecodes_max": float(df[f"fdp_phecodes{sfx}"].max()),
+               "scans_above_15pct": int((worst > 0.15).sum())}
+        fig["targets_met"] = bool(fig["sensitivity_median"] >= 0.9 and fig["fdp_hits_mean"] <= 0.05
+                                  and fig["fdp_phecodes_mean"] <= 0.05 and fig["scans_above_15pct"] == 0)
+        summary["rules"][rule] = fig
+        print(f" phecode stage {rule}:")
+        print(f"  sensitivity: median {fig['sensitivity_median']:.2f} (min {fig['sensitivity_min']:.2f}) "
+              f"[target median >= 0.9]")
+        print(f"  hit-level FDP: mean {fig['fdp_hits_mean']:.3f}, max {fig['fdp_hits_max']:.3f} [target mean <= 0.05]")
+        print(f"  phecode-level FDP: mean {fig['fdp_phecodes_mean']:.3f}, max {fig['fdp_phecodes_max']:.3f} "
+              f"[target mean <= 0.05]")
+        print(f"  scans with either FDP > 15 %: {fig['scans_above_15pct']} of {len(df)} [target 0]; "
+              f"all targets met: {fig['targets_met']}")
+        for name, g in df.groupby("features"):
+            print(f"  {name}: sensitivity median {g[f'sensitivity{sfx}'].median():.2f}, FDP hits mean "
+                  f"{g[f'fdp_hits{sfx}'].mean():.3f}, phecodes mean {g[f'fdp_phecodes{sfx}'].mean():.3f}")
+        missed = pd.Series(" ".join(df[f"missed{sfx}"]).split()).value_counts()
+        if len(missed):
+            print("  missed pairs (scans): " + ", ".join(f"{k} ({v})" for k, v in missed.items()))
+    gap = np.log10(df["closest_null_p"] / df["closest_null_holm_line"])
+    print(f" closest null phecode per scan: Simes p / Holm line, log10 median {gap.median():.2f}, min {gap.min():.2f}")
+    if json_path:
+        Path(json_path).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10, help="synth-mimic draws")
@@ -148,7 +194,13 @@ def main() -> int:
     ap.add_argument("--label-features", action="store_true", help="label-derived stand-in features, no model")
     ap.add_argument("--csv", default=None, help="write the per-draw table here")
     ap.add_argument("--json", default=None, help="write the summary (targets, figures, settings) here")
+    ap.add_argument("--from-csv", nargs="+", default=None, metavar="CSV",
+                    help="only summarise per-scan tables written by --csv (e.g. one run per model in parallel)")
     args = ap.parse_args()
+    if args.from_csv:
+        _summarise(pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.from_csv],
+                             ignore_index=True), args.patients, args.ptbxl_n, args.json)
+        return 0
 
     from analysis.comparators import class_aggregates, scan_table
     from analysis.phewas_sim import label_features
@@ -191,40 +243,7 @@ def main() -> int:
     df = pd.DataFrame(rows)
     if args.csv:
         df.to_csv(args.csv, index=False)
-    print(f"\n{len(df)} scans ({df['features'].nunique()} feature sets x {df['seed'].nunique()} draws of "
-          f"{args.patients} generated patients), default phewas (two-stage FDR 0.05, SPA, Firth)")
-    summary = {"n_scans": len(df), "feature_sets": sorted(df["features"].unique()),
-               "draw_seeds": sorted(int(x) for x in df["seed"].unique()), "patients": args.patients,
-               "ptbxl_n": args.ptbxl_n, "rules": {}}
-    for sfx, rule in (("", "holm (default)"), ("_bh", "bh")):
-        worst = df[[f"fdp_hits{sfx}", f"fdp_phecodes{sfx}"]].max(axis=1)
-        fig = {"sensitivity_median": float(df[f"sensitivity{sfx}"].median()),
-               "sensitivity_min": float(df[f"sensitivity{sfx}"].min()),
-               "fdp_hits_mean": float(df[f"fdp_hits{sfx}"].mean()), "fdp_hits_max": float(df[f"fdp_hits{sfx}"].max()),
-               "fdp_phecodes_mean": float(df[f"fdp_phecodes{sfx}"].mean()),
-               "fdp_phecodes_max": float(df[f"fdp_phecodes{sfx}"].max()),
-               "scans_above_15pct": int((worst > 0.15).sum())}
-        fig["targets_met"] = bool(fig["sensitivity_median"] >= 0.9 and fig["fdp_hits_mean"] <= 0.05
-                                  and fig["fdp_phecodes_mean"] <= 0.05 and fig["scans_above_15pct"] == 0)
-        summary["rules"][rule] = fig
-        print(f" phecode stage {rule}:")
-        print(f"  sensitivity: median {fig['sensitivity_median']:.2f} (min {fig['sensitivity_min']:.2f}) "
-              f"[target median >= 0.9]")
-        print(f"  hit-level FDP: mean {fig['fdp_hits_mean']:.3f}, max {fig['fdp_hits_max']:.3f} [target mean <= 0.05]")
-        print(f"  phecode-level FDP: mean {fig['fdp_phecodes_mean']:.3f}, max {fig['fdp_phecodes_max']:.3f} "
-              f"[target mean <= 0.05]")
-        print(f"  scans with either FDP > 15 %: {fig['scans_above_15pct']} of {len(df)} [target 0]; "
-              f"all targets met: {fig['targets_met']}")
-        for name, g in df.groupby("features"):
-            print(f"  {name}: sensitivity median {g[f'sensitivity{sfx}'].median():.2f}, FDP hits mean "
-                  f"{g[f'fdp_hits{sfx}'].mean():.3f}, phecodes mean {g[f'fdp_phecodes{sfx}'].mean():.3f}")
-        missed = pd.Series(" ".join(df[f"missed{sfx}"]).split()).value_counts()
-        if len(missed):
-            print("  missed pairs (scans): " + ", ".join(f"{k} ({v})" for k, v in missed.items()))
-    gap = np.log10(df["closest_null_p"] / df["closest_null_holm_line"])
-    print(f" closest null phecode per scan: Simes p / Holm line, log10 median {gap.median():.2f}, min {gap.min():.2f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2))
+    _summarise(df, args.patients, args.ptbxl_n, args.json)
     if tmp is not None:
         tmp.cleanup()
     return 0
