@@ -31,10 +31,14 @@ class PlantedEffect:
 # often as unspecified failure (428.1) in both ICD versions: with ICD-10 I50.22 as its only source,
 # 428.3 had ~23 cases and an expected z of ~3 even for a perfect LBBB feature. Low voltage -> hypothyroidism
 # at OR 4 had an expected z of ~5 for the label itself and ~4.5 for a 90%-sensitive machine statement
-# (power ~75% at 1e-4); OR 6 gives ~7 (power > 99%).
+# (power ~75% at 1e-4); OR 6 gives ~7 (power > 99%). LBBB -> heart failure at OR 6 gave an expected z of
+# ~5.9 for a perfect feature against the ~5.07 that the family-wise phecode stage needs (the first selected
+# phecode must pass Simes p <= 0.05 / phecodes): its true label reached that line in about half of the draws
+# and the pair was the most-missed one with trained models' features (428.1 / 428.3 each in 6 of 20 scans);
+# OR 8 gives ~7.4, like the other pairs.
 PLANTED: tuple[PlantedEffect, ...] = (
     PlantedEffect("AFIB", 0.12, ("42731",), ("I4891", "I480", "I482"), 0.04, 10.0),
-    PlantedEffect("CLBBB", 0.08, ("4280", "42822"), ("I509", "I5022"), 0.06, 6.0),
+    PlantedEffect("CLBBB", 0.08, ("4280", "42822"), ("I509", "I5022"), 0.06, 8.0),
     PlantedEffect("LVOLT", 0.08, ("2449",), ("E039",), 0.05, 6.0),
     PlantedEffect("IMI", 0.09, ("412",), ("I252",), 0.05, 5.0),
 )
