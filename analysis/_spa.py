@@ -97,16 +97,20 @@ def _tail_log10(G: np.ndarray, L: np.ndarray, mu: np.ndarray, s: np.ndarray, upp
         k2 = np.einsum("nb,nb->b", Gi ** 2, p * (1 - p))
         si = s[idx]
         w = np.sign(th) * np.sqrt(np.clip(2.0 * (th * si - K), 0.0, None))
-        v = th * np.sqrt(k2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            arg = w + np.log(v / w) / w
-        # near the mean (w ~ 0) the formula is 0/0: use the normal tail there
         z = si / np.sqrt(np.maximum(var0[idx], 1e-300))
-        near = ~np.isfinite(arg) | (np.abs(w) < 1e-3)
-        arg = np.where(near, z, arg)
-        lp = stats.norm.logsf(arg) if upper else stats.norm.logcdf(arg)
-        out[idx] = lp / LN10
+        out[idx] = _barndorff_nielsen_log10(w, th * np.sqrt(k2), z, upper)
     return out
+
+
+def _barndorff_nielsen_log10(w: np.ndarray, v: np.ndarray, z: np.ndarray, upper: bool) -> np.ndarray:
+    """log10 of the tail ``1 - Phi(w + log(v / w) / w)`` (``upper``; else its lower-tail twin).
+
+    Near the mean (``w ~ 0``) the formula is 0/0: the normal tail of the standardised score ``z`` is used."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arg = w + np.log(v / w) / w
+    near = ~np.isfinite(arg) | (np.abs(w) < 1e-3)
+    arg = np.where(near, z, arg)
+    return (stats.norm.logsf(arg) if upper else stats.norm.logcdf(arg)) / LN10
 
 
 def spa_log10_p(G: np.ndarray, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -186,6 +190,8 @@ def _conditional_tail(G: np.ndarray, C: np.ndarray, L: np.ndarray, mu: np.ndarra
 
     h = objective(tau, t)
     ok = np.zeros(B, dtype=bool)
+    # convergence: each gradient entry small against the size of its statistic
+    scale = np.concatenate([np.broadcast_to(np.abs(a_c)[:, None] + 1.0, (q, B)), (np.sqrt(var0) + 1e-12)[None, :]])
     for _ in range(max_iter):
         eta = L[:, None] + C @ tau + G * t
         p = expit(eta)
@@ -198,7 +204,6 @@ def _conditional_tail(G: np.ndarray, C: np.ndarray, L: np.ndarray, mu: np.ndarra
         H[:, :q, q] = cg
         H[:, q, :q] = cg
         H[:, q, q] = np.einsum("nb,nb->b", W, G * G)
-        scale = np.concatenate([np.broadcast_to(np.abs(a_c)[:, None] + 1.0, (q, B)), (np.sqrt(var0) + 1e-12)[None, :]])
         ok = (np.abs(grad) <= tol * scale).all(0)
         if ok.all():
             break
@@ -224,12 +229,7 @@ def _conditional_tail(G: np.ndarray, C: np.ndarray, L: np.ndarray, mu: np.ndarra
     w = np.sign(t[good]) * np.sqrt(np.clip(-2.0 * h[good], 0.0, None))
     u = t[good] * np.sqrt(np.clip(detH, 0.0, None) / max(det0, 1e-300))
     z = s[good] / np.sqrt(np.maximum(var0[good], 1e-300))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        arg = w + np.log(u / w) / w
-    near = ~np.isfinite(arg) | (np.abs(w) < 1e-3)
-    arg = np.where(near, z, arg)
-    lp = stats.norm.logsf(arg) if upper else stats.norm.logcdf(arg)
-    out[good] = lp / LN10
+    out[good] = _barndorff_nielsen_log10(w, u, z, upper)
     return out
 
 

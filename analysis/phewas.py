@@ -5,13 +5,13 @@ z-scored (sample SD) within the phecode's analysed units (cases + controls), so 
 ratio per SD.
 
 ``p`` comes from one test for every pair: the **efficient score test** against the covariate-only model,
-with the **saddlepoint approximation** of its null distribution wherever the normal approximation is unsafe.
-The saddlepoint is conditional on the covariates' sufficient statistics ``C'y`` (Skovgaard's double saddlepoint,
-:func:`analysis._spa.conditional_spa_log10_p`): the null model's intercept is estimated from the same outcomes,
-and SAIGE's unconditional SPA, which adds the case count's variation, was 0.67x nominal at 1e-4 on rare
-phecodes (conditional: 0.86x; 1.09x over all features). It applies where the normal approximation is unsafe (``method='score_spa'``: score p < ``spa_cutoff`` and a predicted
-Edgeworth error above ``spa_tol``; rare phecodes and skewed features), else the normal approximation
-(``method='score'``). Why not the refit's Wald or likelihood-ratio p: Wald fails under separation (a
+with the **saddlepoint approximation** of its null distribution, conditional on the covariates' sufficient
+statistics ``C'y`` (Skovgaard's double saddlepoint, :func:`analysis._spa.conditional_spa_log10_p`): the null
+model's intercept is estimated from the same outcomes, and SAIGE's unconditional SPA, which adds the case
+count's variation, was 0.67x nominal at 1e-4 by permutation on a trained model's features (conditional:
+0.86-0.87x on decorrelated features, 1.09-1.17x over all). It applies where the normal approximation is unsafe
+(``method='score_spa'``: score p < ``spa_cutoff`` and a predicted Edgeworth error above ``spa_tol``; rare
+phecodes and skewed features), else the normal approximation (``method='score'``). Why not the refit's Wald or likelihood-ratio p: Wald fails under separation (a
 non-converged fit gave Wald p 2e-32 for an LRT p of 1), and replacing the screening p by a refit p only
 for pairs below the screening threshold biases the null tail (measured by permutation: 0.62x nominal at
 1e-3). The SPA is exact for the score statistic's tail (permutation p 2.5e-5 vs SPA 1.3e-5 where the normal
@@ -276,10 +276,6 @@ class PheWAS:
             cc = cand[c0:c0 + cfg.refit_chunk]
             G = _spa.adjusted_features(F, C, w, m, null.hess_pinv[k], cc)
             ls = _spa.conditional_spa_log10_p(G[m], C[m], null.mu[m, k], out["_U"][cc])
-            miss = ~np.isfinite(ls)
-            if miss.any():      # no conditional saddlepoint (score at the end of its support): unconditional
-                mu = np.broadcast_to(null.mu[:, [k]], (len(m), int(miss.sum())))
-                ls[miss] = _spa.spa_log10_p(G[:, miss], mu, out["_U"][cc[miss]])
             out["log10_p_spa"][cc] = ls
             out["log10_p"][cc] = ls
             out["method"][cc] = "score_spa"

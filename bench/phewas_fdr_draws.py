@@ -198,7 +198,7 @@ def main() -> int:
                     help="only summarise per-scan tables written by --csv (e.g. one run per model in parallel)")
     args = ap.parse_args()
     if args.from_csv:
-        _summarise(pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.from_csv],
+        _summarise(pd.concat([pd.read_csv(f) for f in args.from_csv],
                              ignore_index=True), args.patients, args.ptbxl_n, args.json)
         return 0
 
