@@ -49,6 +49,14 @@ class TrainConfig:
     # 0 = off (reference: one epoch for all classes).
     fusion_class_stop: int = 0
     last_layer_class_stop: int = 0   # the same for the rows of the branch last layers
+    # "sgd": the fusion layer trained epoch-wise from the branch classifiers with L1 and early stopping
+    # (reference); "ridge": per class, an L2-penalised logistic regression over every prototype's
+    # similarity (each standardised by its training mean/sd), fitted once by L-BFGS
+    # (protoecg.training.fusion_ridge); classes with < fusion_min_pos training positives keep their
+    # branch classifier.
+    fusion_fit: str = "sgd"
+    fusion_l2: float = 0.1           # ridge: penalty l2/2 * ||w||^2 added to the mean BCE
+    fusion_min_pos: int = 5
     patience: int = 3
     unique_projection: bool = False
     # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
@@ -73,6 +81,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.proto_init not in ("random", "data"):
             raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
+        if self.fusion_fit not in ("sgd", "ridge"):
+            raise ConfigError(f"fusion_fit must be 'sgd' or 'ridge', not {self.fusion_fit!r}")
+        if self.fusion_fit == "ridge" and self.fusion_l2 <= 0:
+            raise ConfigError(f"fusion_fit='ridge' needs fusion_l2 > 0, not {self.fusion_l2}")
         if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0 or self.tied_epochs < 0:
             raise ConfigError("smooth must be >= 1; min_epochs, warmup_epochs and tied_epochs >= 0")
 

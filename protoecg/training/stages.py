@@ -7,7 +7,9 @@
 3. ``last_layer``: each branch's last layer on its (frozen) similarities, BCE + L1 on off-class weights.
 4. ``fusion``: Linear(all similarities, each branch standardised by its training mean/std → 71) + L1,
    warm-started as an exact copy of the branch classifiers, so its initial validation score is the
-   combined branches' score and early stopping can only keep or improve it.
+   combined branches' score and early stopping can only keep or improve it. With
+   ``fusion_fit="ridge"`` instead one L2-penalised logistic regression per class over all prototypes
+   (:mod:`protoecg.training.fusion_ridge`).
 
 Stages 3-4 train on similarities computed once with the frozen network (identical on every rank, so they
 need no communication).
@@ -28,6 +30,7 @@ from ..model.inference import run_model
 from ..model.network import ProtoECGNet
 from ..config import RunConfig
 from ..model.config import BRANCHES
+from .fusion_ridge import ridge_fusion
 from .loop import StageSpec, freeze_all_but
 from .warmup import BackboneTap, JointCalibration, augment
 
@@ -232,6 +235,12 @@ def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> Stage
     pw = L.pos_weight(data.y_train, lc.max_pos_weight)
     params = [model.fusion.weight, model.fusion.bias]
     freeze_all_but(model, params)
+    if tc.fusion_fit == "ridge":
+        # one convex fit instead of epochs: run as the finish step of a stage of 0 epochs
+        spec = StageSpec("fusion", 0, tc.fusion_lr, 0.0, tc.patience, tc.batch_size * 4, len(y), params,
+                         lambda idx: torch.zeros(()), lambda: float("nan"))
+        spec.finish = lambda: ridge_fusion(model, s_tr, data.y_train, tc.fusion_l2, tc.fusion_min_pos)
+        return spec
 
     def loss(idx: np.ndarray) -> torch.Tensor:
         return L.bce(model.fusion(f_tr[idx]), y[idx], pw) + lc.l1 * L.l1_loss(model.fusion.weight)
