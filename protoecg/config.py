@@ -50,10 +50,10 @@ class TrainConfig:
     fusion_class_stop: int = 0
     last_layer_class_stop: int = 0   # the same for the rows of the branch last layers
     # "sgd": the fusion layer trained epoch-wise from the branch classifiers with L1 and early stopping
-    # (reference); "ridge": per class, an L2-penalised logistic regression over every prototype's
-    # similarity (each standardised by its training mean/sd), fitted once by L-BFGS
-    # (protoecg.training.fusion_ridge); classes with < fusion_min_pos training positives keep their
-    # branch classifier.
+    # (reference); "ridge": after that, the classes with >= fusion_min_pos training positives get, per
+    # class, an L2-penalised logistic regression over every prototype's similarity (each standardised by
+    # its training mean/sd), fitted once by L-BFGS (protoecg.training.fusion_ridge); rarer classes keep
+    # their epoch-wise row.
     fusion_fit: str = "sgd"
     fusion_l2: float = 0.1           # ridge: penalty l2/2 * ||w||^2 added to the mean BCE
     fusion_min_pos: int = 5

@@ -8,7 +8,8 @@
 4. ``fusion``: Linear(all similarities, each branch standardised by its training mean/std → 71) + L1,
    warm-started as an exact copy of the branch classifiers, so its initial validation score is the
    combined branches' score and early stopping can only keep or improve it. With
-   ``fusion_fit="ridge"`` instead one L2-penalised logistic regression per class over all prototypes
+   ``fusion_fit="ridge"`` the rows of the classes with >= ``fusion_min_pos`` training positives are then
+   replaced by one L2-penalised logistic regression per class over all prototypes
    (:mod:`protoecg.training.fusion_ridge`).
 
 Stages 3-4 train on similarities computed once with the frozen network (identical on every rank, so they
@@ -235,12 +236,6 @@ def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> Stage
     pw = L.pos_weight(data.y_train, lc.max_pos_weight)
     params = [model.fusion.weight, model.fusion.bias]
     freeze_all_but(model, params)
-    if tc.fusion_fit == "ridge":
-        # one convex fit instead of epochs: run as the finish step of a stage of 0 epochs
-        spec = StageSpec("fusion", 0, tc.fusion_lr, 0.0, tc.patience, tc.batch_size * 4, len(y), params,
-                         lambda idx: torch.zeros(()), lambda: float("nan"))
-        spec.finish = lambda: ridge_fusion(model, s_tr, data.y_train, tc.fusion_l2, tc.fusion_min_pos)
-        return spec
 
     def loss(idx: np.ndarray) -> torch.Tensor:
         return L.bce(model.fusion(f_tr[idx]), y[idx], pw) + lc.l1 * L.l1_loss(model.fusion.weight)
@@ -259,6 +254,16 @@ def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> Stage
                      params, loss, score, score_initial=True)
     if tc.fusion_class_stop:
         spec.finish = lambda: _per_class_fusion(model, snapshots, data.y_val, tc.fusion_class_stop)
+    if tc.fusion_fit == "ridge":
+        # the epoch-wise rows stay for the rare classes; the classes with enough training positives get
+        # their ridge regression over all prototypes
+        first = spec.finish
+
+        def finish() -> None:
+            if first is not None:
+                first()
+            ridge_fusion(model, s_tr, data.y_train, tc.fusion_l2, tc.fusion_min_pos)
+        spec.finish = finish
     return spec
 
 
