@@ -57,6 +57,7 @@ class TrainConfig:
     fusion_fit: str = "sgd"
     fusion_l2: float = 0.1           # ridge: penalty l2/2 * ||w||^2 added to the mean BCE
     fusion_min_pos: int = 5
+    fusion_ridge_branches: tuple[str, ...] = ("rhythm", "morphology", "diffuse")  # classes of these branches
     patience: int = 3
     unique_projection: bool = False
     # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).

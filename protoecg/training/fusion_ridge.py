@@ -63,8 +63,9 @@ def fit_ridge_logistic(z: torch.Tensor, y: torch.Tensor, l2: float, max_iter: in
 
 @torch.no_grad()
 def ridge_fusion(model: ProtoECGNet, sims_train: dict[str, torch.Tensor], y_train: np.ndarray, l2: float,
-                 min_pos: int = 5) -> dict:
-    """Refit the fusion rows of the classes with >= ``min_pos`` training positives (and a negative).
+                 min_pos: int = 5, branches: tuple[str, ...] = BRANCHES) -> dict:
+    """Refit the fusion rows of the classes of ``branches`` with >= ``min_pos`` training positives (and a
+    negative).
 
     The model's fusion standardisation must already be set (:meth:`ProtoECGNet.init_fusion`); rarer
     classes keep their row (the branch classifier's re-expression). Returns a summary for the run state."""
@@ -74,7 +75,8 @@ def ridge_fusion(model: ProtoECGNet, sims_train: dict[str, torch.Tensor], y_trai
     z = (feats - mu) / sd
     y = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
     n_pos = y.sum(0)
-    rows = torch.nonzero((n_pos >= min_pos) & (n_pos < len(y))).flatten()
+    in_branch = torch.tensor([model.branch_of[c] in branches for c in model.codes])
+    rows = torch.nonzero((n_pos >= min_pos) & (n_pos < len(y)) & in_branch).flatten()
     if len(rows) == 0:
         log.info("ridge fusion: no class with >= %d training positives; fusion left as the branch classifiers",
                  min_pos)

@@ -262,7 +262,8 @@ def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> Stage
         def finish() -> None:
             if first is not None:
                 first()
-            ridge_fusion(model, s_tr, data.y_train, tc.fusion_l2, tc.fusion_min_pos)
+            ridge_fusion(model, s_tr, data.y_train, tc.fusion_l2, tc.fusion_min_pos,
+                         tuple(tc.fusion_ridge_branches))
         spec.finish = finish
     return spec
 

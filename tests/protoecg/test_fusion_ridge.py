@@ -92,3 +92,18 @@ def test_unknown_fusion_fit_is_a_clear_error():
         dataclasses.replace(preset("tiny").train, fusion_fit="magic")
     with pytest.raises(ConfigError, match="fusion_l2"):
         dataclasses.replace(preset("tiny").train, fusion_fit="ridge", fusion_l2=0.0)
+
+
+def test_ridge_fusion_leaves_the_classes_of_other_branches_alone():
+    codes = tuple(make_toy_ptbxl(4, seed=0).codes)
+    model = build_model(preset("tiny").model, codes, branch_of())
+    rng = np.random.default_rng(2)
+    sims = {b: torch.from_numpy(rng.uniform(-0.5, 1.0, (120, model.branch(b).n_prototypes))).float()
+            for b in BRANCHES}
+    y = (rng.random((120, len(codes))) < 0.3).astype(np.uint8)
+    w0 = model.fusion.weight.detach().clone()
+    summary = ridge_fusion(model, sims, y, l2=0.1, min_pos=5, branches=("morphology", "diffuse"))
+    changed = [c for i, c in enumerate(codes) if not torch.equal(model.fusion.weight[i], w0[i])]
+    assert changed and set(changed) == set(summary["rows"])
+    assert all(model.branch_of[c] in ("morphology", "diffuse") for c in changed)
+    assert any(model.branch_of[c] == "rhythm" for c in codes)      # there were rhythm classes to skip
