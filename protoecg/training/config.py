@@ -21,7 +21,8 @@ __all__ = ["ARCHES", "BRANCHES", "PRESETS", "BACKBONE_KINDS", "BackboneConfig", 
 
 # The small-data recipe, measured on the real PTB-XL 300 (README "Learning real ECGs").
 _RECIPE = dict(warmup_epochs=15, aux_head=1.0, proto_init="data", joint_calibration=True, augment=True, min_epochs=6,
-               smooth=3, patience=4, tied_epochs=8, fusion_class_stop=5, fusion_fit="ridge")
+               smooth=3, patience=4, tied_epochs=8, fusion_class_stop=5, fusion_fit="ridge",
+               fusion_ridge_branches=("morphology", "diffuse"))
 
 
 # Beat-sized morphology backbones (issue 15) computed lead-folded (issue 14): stem stride 4, two stride-2
