@@ -84,6 +84,10 @@ class TrainConfig:
             raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
         if self.fusion_fit not in ("sgd", "ridge"):
             raise ConfigError(f"fusion_fit must be 'sgd' or 'ridge', not {self.fusion_fit!r}")
+        bad = set(self.fusion_ridge_branches) - {"rhythm", "morphology", "diffuse"}
+        if bad:
+            raise ConfigError(f"fusion_ridge_branches: unknown branch(es) {sorted(bad)}; "
+                              "use rhythm, morphology, diffuse")
         if self.fusion_fit == "ridge" and self.fusion_l2 <= 0:
             raise ConfigError(f"fusion_fit='ridge' needs fusion_l2 > 0, not {self.fusion_l2}")
         if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0 or self.tied_epochs < 0:

@@ -92,6 +92,8 @@ def test_unknown_fusion_fit_is_a_clear_error():
         dataclasses.replace(preset("tiny").train, fusion_fit="magic")
     with pytest.raises(ConfigError, match="fusion_l2"):
         dataclasses.replace(preset("tiny").train, fusion_fit="ridge", fusion_l2=0.0)
+    with pytest.raises(ConfigError, match="unknown branch"):
+        dataclasses.replace(preset("tiny").train, fusion_ridge_branches=("morphologie",))
 
 
 def test_ridge_fusion_leaves_the_classes_of_other_branches_alone():
