@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .model.config import ModelConfig
+from .model.config import BRANCHES, ModelConfig
 
 __all__ = ["LossConfig", "RunConfig", "TrainConfig", "config_from_dict", "config_to_dict", "load_config",
            "save_config"]
@@ -50,14 +50,14 @@ class TrainConfig:
     fusion_class_stop: int = 0
     last_layer_class_stop: int = 0   # the same for the rows of the branch last layers
     # "sgd": the fusion layer trained epoch-wise from the branch classifiers with L1 and early stopping
-    # (reference); "ridge": after that, the classes with >= fusion_min_pos training positives get, per
-    # class, an L2-penalised logistic regression over every prototype's similarity (each standardised by
-    # its training mean/sd), fitted once by L-BFGS (protoecg.training.fusion_ridge); rarer classes keep
-    # their epoch-wise row.
+    # (reference); "ridge": after that, the classes of fusion_ridge_branches with >= fusion_min_pos
+    # training positives get, per class, an L2-penalised logistic regression over every prototype's
+    # similarity (each standardised by its training mean/sd), fitted once by L-BFGS
+    # (protoecg.training.fusion_ridge); the other classes keep their epoch-wise row.
     fusion_fit: str = "sgd"
     fusion_l2: float = 0.1           # ridge: penalty l2/2 * ||w||^2 added to the mean BCE
     fusion_min_pos: int = 5
-    fusion_ridge_branches: tuple[str, ...] = ("rhythm", "morphology", "diffuse")  # classes of these branches
+    fusion_ridge_branches: tuple[str, ...] = BRANCHES
     patience: int = 3
     unique_projection: bool = False
     # Train the branch last layers in the joint stage too (the reference keeps them frozen at +1/off_class).
@@ -84,10 +84,10 @@ class TrainConfig:
             raise ConfigError(f"proto_init must be 'random' or 'data', not {self.proto_init!r}")
         if self.fusion_fit not in ("sgd", "ridge"):
             raise ConfigError(f"fusion_fit must be 'sgd' or 'ridge', not {self.fusion_fit!r}")
-        bad = set(self.fusion_ridge_branches) - {"rhythm", "morphology", "diffuse"}
+        bad = set(self.fusion_ridge_branches) - set(BRANCHES)
         if bad:
             raise ConfigError(f"fusion_ridge_branches: unknown branch(es) {sorted(bad)}; "
-                              "use rhythm, morphology, diffuse")
+                              f"use {', '.join(BRANCHES)}")
         if self.fusion_fit == "ridge" and self.fusion_l2 <= 0:
             raise ConfigError(f"fusion_fit='ridge' needs fusion_l2 > 0, not {self.fusion_l2}")
         if self.smooth < 1 or self.min_epochs < 0 or self.warmup_epochs < 0 or self.tied_epochs < 0:

@@ -33,7 +33,7 @@ def fit_ridge_logistic(z: torch.Tensor, y: torch.Tensor, l2: float, max_iter: in
     """Weights (C, P) and biases (C,) minimising, per class, mean BCE + l2/2 * ||w||^2 (bias free).
 
     ``z``: (N, P) standardised features; ``y``: (N, C) in {0, 1}. Returns the fit and whether L-BFGS
-    converged (largest gradient entry <= ``tol`` * 100 relative to the loss scale)."""
+    converged (largest absolute gradient entry of the objective <= 100 * ``tol``)."""
     if l2 <= 0:
         raise ValueError(f"the ridge fusion needs a positive L2 penalty, not {l2}")
     n, p = z.shape
@@ -67,8 +67,9 @@ def ridge_fusion(model: ProtoECGNet, sims_train: dict[str, torch.Tensor], y_trai
     """Refit the fusion rows of the classes of ``branches`` with >= ``min_pos`` training positives (and a
     negative).
 
-    The model's fusion standardisation must already be set (:meth:`ProtoECGNet.init_fusion`); rarer
-    classes keep their row (the branch classifier's re-expression). Returns a summary for the run state."""
+    The model's fusion standardisation must already be set (:meth:`ProtoECGNet.init_fusion`); the other
+    classes keep whatever row the layer holds (in training: the epoch-wise fusion's). Returns the refit
+    codes, whether L-BFGS converged and the penalty (also logged)."""
     feats = torch.cat([sims_train[b] for b in BRANCHES], dim=1).float()
     mu = feats.mean(0)
     sd = feats.std(0).clamp_min(1e-6)
@@ -78,8 +79,8 @@ def ridge_fusion(model: ProtoECGNet, sims_train: dict[str, torch.Tensor], y_trai
     in_branch = torch.tensor([model.branch_of[c] in branches for c in model.codes])
     rows = torch.nonzero((n_pos >= min_pos) & (n_pos < len(y)) & in_branch).flatten()
     if len(rows) == 0:
-        log.info("ridge fusion: no class with >= %d training positives; fusion left as the branch classifiers",
-                 min_pos)
+        log.info("ridge fusion: no class of %s with >= %d training positives; fusion rows left as they were",
+                 ", ".join(branches), min_pos)
         return {"rows": [], "converged": True, "l2": l2}
     with torch.enable_grad():
         w, b, ok = fit_ridge_logistic(z, y[:, rows], l2)

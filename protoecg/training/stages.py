@@ -8,8 +8,8 @@
 4. ``fusion``: Linear(all similarities, each branch standardised by its training mean/std → 71) + L1,
    warm-started as an exact copy of the branch classifiers, so its initial validation score is the
    combined branches' score and early stopping can only keep or improve it. With
-   ``fusion_fit="ridge"`` the rows of the classes with >= ``fusion_min_pos`` training positives are then
-   replaced by one L2-penalised logistic regression per class over all prototypes
+   ``fusion_fit="ridge"`` the rows of the classes of ``fusion_ridge_branches`` with >= ``fusion_min_pos``
+   training positives are then replaced by one L2-penalised logistic regression per class over all prototypes
    (:mod:`protoecg.training.fusion_ridge`).
 
 Stages 3-4 train on similarities computed once with the frozen network (identical on every rank, so they
@@ -255,8 +255,8 @@ def fusion_stage(model: ProtoECGNet, data: SplitArrays, cfg: RunConfig) -> Stage
     if tc.fusion_class_stop:
         spec.finish = lambda: _per_class_fusion(model, snapshots, data.y_val, tc.fusion_class_stop)
     if tc.fusion_fit == "ridge":
-        # the epoch-wise rows stay for the rare classes; the classes with enough training positives get
-        # their ridge regression over all prototypes
+        # the epoch-wise rows stay for the other classes; those of fusion_ridge_branches with enough
+        # training positives get their ridge regression over all prototypes
         first = spec.finish
 
         def finish() -> None:
