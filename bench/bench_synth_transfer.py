@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--min-pos", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1, help="generator processes")
+    ap.add_argument("--lowrate-filter", choices=("project", "ptbxl"), default="project",
+                    help="anti-aliasing of the generated 100 Hz files (SynthConfig.lowrate_filter)")
     ap.add_argument("--work", type=Path, default=None, help="keep the generated data and runs here")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -73,7 +75,8 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_transfer_"))
     synth_dir = work / "ptbxl"
     t0 = time.perf_counter()
-    generate_ptbxl(synth_dir, config=SynthConfig(n=args.n, seed=args.seed, workers=args.workers))
+    generate_ptbxl(synth_dir, config=SynthConfig(n=args.n, seed=args.seed, workers=args.workers,
+                                                         lowrate_filter=args.lowrate_filter))
     gen_s = time.perf_counter() - t0
     print(f"generated {args.n} records (seed {args.seed}) in {gen_s:.1f} s = {args.n / gen_s:.1f} records/s "
           f"({args.workers} worker(s), 500 + 100 Hz WFDB)", flush=True)

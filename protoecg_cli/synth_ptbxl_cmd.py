@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=4000, help="number of records (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--lowrate-filter", choices=("project", "ptbxl"), default="project",
+                   help="anti-aliasing of the 100 Hz files: the project's resampler (pass band to 40 Hz, "
+                        "default) or the gentler filter of PTB-XL's own records100 (-6 dB at 45 Hz)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from data_access.synth.ptbxl import SynthConfig, generate_ptbxl
 
-    cfg = SynthConfig(n=args.n, seed=args.seed, workers=args.workers)
+    cfg = SynthConfig(n=args.n, seed=args.seed, workers=args.workers, lowrate_filter=args.lowrate_filter)
     t0 = time.perf_counter()
     out = generate_ptbxl(args.out, config=cfg, progress=not args.no_progress and sys.stderr.isatty())
     dt = time.perf_counter() - t0

@@ -5,7 +5,8 @@ Output (read unchanged by :func:`data_access.ptbxl.load_ptbxl`)::
     OUT/ptbxl_database.csv          PTB-XL's 28 columns; scp_codes as a dict literal with likelihoods
     OUT/scp_statements.csv          the official 71-statement table (copied from the package)
     OUT/records500/00000/00001_hr   16-bit WFDB, 12 leads (I ... AVR ... V6), mV, gain 1000, 500 Hz
-    OUT/records100/00000/00001_lr   the same ECG decimated to 100 Hz (anti-aliasing low-pass at 40 Hz)
+    OUT/records100/00000/00001_lr   the same ECG decimated to 100 Hz (anti-aliasing low-pass at 40 Hz; or
+                                    like PTB-XL's own files, -6 dB at 45 Hz: :mod:`.lowrate`)
     OUT/README_SYNTHETIC.txt        states that every ECG is generated
     OUT/synth_params.json           generator version, seed, n, configuration
 
@@ -60,8 +61,9 @@ def _mp_context() -> mp.context.BaseContext:
 
 def _make_record(job: tuple[int, RecordPlan, dict[str, Any]]) -> dict[str, Any]:
     """Synthesise and write one record (runs in a worker); returns what the metadata row needs."""
-    from ..preprocess import resample as decimate
+    from ..preprocess import resample
     from .ecg import synthesize_ecg_with_info
+    from .lowrate import ptbxl_decimate
     from .morphology import draw_anatomy
     from .wfdb_writer import write_record, write_record_wfdb
 
@@ -73,6 +75,7 @@ def _make_record(job: tuple[int, RecordPlan, dict[str, Any]]) -> dict[str, Any]:
     sig, info = synthesize_ecg_with_info(plan.labels, rng, ctx["fs_high"], ctx["duration_s"], plan.age,
                                          plan.sex, anatomy=anatomy, noise=ctx["noise"],
                                          territories=dict(plan.territories))
+    decimate = ptbxl_decimate if ctx["lowrate_filter"] == "ptbxl" else resample
     low = decimate(sig, ctx["fs_high"], ctx["fs_low"])
     write = write_record if ctx["writer"] == "fast" else write_record_wfdb
     root = Path(ctx["root"])
@@ -119,7 +122,8 @@ def generate_ptbxl(out_dir: str | Path, n: int = 4000, seed: int = 0, progress: 
     when = when[order]
     folds = assign_folds(rng, np.array([p.patient_id for p in plans]), [p.labels for p in plans])
     ctx = {"seed": cfg.seed, "fs_high": cfg.fs_high, "fs_low": cfg.fs_low, "duration_s": cfg.duration_s,
-           "noise": cfg.noise, "writer": cfg.writer, "root": str(root)}
+           "noise": cfg.noise, "writer": cfg.writer, "root": str(root),
+           "lowrate_filter": cfg.lowrate_filter}
     jobs = [(i + 1, p, ctx) for i, p in enumerate(plans)]
     chunk = 50
     chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]

@@ -73,15 +73,38 @@ def test_labels_are_consistent_ptbxl_codes(dataset):
     assert len(seen) >= 12
 
 
-def test_100hz_is_the_decimated_500hz(dataset):
+def test_100hz_is_the_decimated_500hz(dataset, tmp_path):
+    from data_access.preprocess import resample
     from data_access.record import read_record
-    from data_access.preprocess import resample as decimate
+    from data_access.synth.lowrate import ptbxl_decimate
 
     meta = read_metadata(dataset)
     hi = read_record(dataset / meta.loc[1, "filename_hr"]).signal
     lo = read_record(dataset / meta.loc[1, "filename_lr"]).signal
     assert hi.shape == (12, 5000) and lo.shape == (12, 1000)
-    np.testing.assert_allclose(lo, decimate(hi, 500, 100), atol=2e-3)   # 1 uV quantisation on each side
+    np.testing.assert_allclose(lo, resample(hi, 500, 100), atol=2e-3)   # 1 uV quantisation on each side
+    # with PTB-XL's gentler filter on request
+    ptb = generate_ptbxl(tmp_path / "ptb", config=SynthConfig(n=2, seed=11, workers=1, lowrate_filter="ptbxl"))
+    meta = read_metadata(ptb)
+    hi = read_record(ptb / meta.loc[1, "filename_hr"]).signal
+    lo = read_record(ptb / meta.loc[1, "filename_lr"]).signal
+    np.testing.assert_allclose(lo, ptbxl_decimate(hi, 500, 100), atol=2e-3)
+    assert np.abs(lo - resample(hi, 500, 100)).max() > 5e-3
+
+
+@pytest.mark.parametrize("hz,low,high", [(30, 0.98, 1.02), (42, 0.85, 0.97), (48, 0.0, 0.15)])
+def test_ptbxl_decimation_keeps_the_band_real_records100_keep(hz, low, high):
+    """PTB-XL's 100 Hz files keep 40-45 Hz (measured against their 500 Hz files); the project's resampler
+    (pass band to 40 Hz) does not, so the generator uses its own filter for records100."""
+    from data_access.preprocess import resample
+    from data_access.synth.lowrate import ptbxl_decimate
+
+    t = np.arange(5000) / 500
+    x = np.sin(2 * np.pi * hz * t)[None]
+    amp = np.sqrt(2) * ptbxl_decimate(x, 500, 100)[0, 200:800].std()
+    assert low <= amp <= high
+    if hz == 42:
+        assert np.sqrt(2) * resample(x, 500, 100)[0, 200:800].std() < 0.5
 
 
 def test_same_seed_same_bytes_other_seed_differs(dataset, tmp_path):
@@ -101,7 +124,7 @@ def test_wfdb_writer_option_gives_the_same_files(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [({"n": 0}, "at least 1"), ({"writer": "x"}, "writer"),
-                                          ({"fs_low": 300}, "divide"), ({"prevalence": {"AFIB": 2.0}}, "prevalences")])
+                                          ({"fs_low": 300}, "divide"), ({"lowrate_filter": "fft"}, "lowrate_filter"), ({"prevalence": {"AFIB": 2.0}}, "prevalences")])
 def test_bad_config_raises_typed_error(tmp_path, kwargs, match):
     with pytest.raises(SynthesisError, match=match):
         generate_ptbxl(tmp_path, config=SynthConfig(**kwargs))
