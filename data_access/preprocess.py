@@ -28,30 +28,40 @@ def highpass(x: np.ndarray, fs: float, cutoff_hz: float = HIGHPASS_HZ, order: in
     return ss.sosfiltfilt(sos, x, axis=-1).astype(np.float32)
 
 
+# Pass band end (fraction of the output Nyquist) and FIR length (taps per unit of the larger rate factor)
+# of the project's resampler; data_access.synth.lowrate uses the same mechanism with PTB-XL's own values.
+CUTOFF = 0.8
+TAPS_PER_RATE = 20
+
+
 @lru_cache(maxsize=8)
-def _antialias_fir(up: int, down: int) -> np.ndarray:
-    """Kaiser FIR for ``resample_poly`` with its pass band ending at 80 % of the output Nyquist.
+def _antialias_fir(up: int, down: int, cutoff: float = CUTOFF, taps_per_rate: int = TAPS_PER_RATE,
+                   beta: float = 8.0) -> np.ndarray:
+    """Kaiser FIR for ``resample_poly`` with its pass band ending at ``cutoff`` of the output Nyquist.
 
     scipy's default filter cuts off exactly at the output Nyquist, where 50 Hz mains sits for a 100 Hz
     output, so about half of that interference would survive and alias. Ending the pass band at 40 Hz
-    (for 100 Hz) removes mains by > 40 dB while the ECG band the model uses passes unchanged.
+    (80 %, for 100 Hz) removes mains by > 40 dB while the ECG band the model uses passes unchanged.
     """
     rate = max(up, down)
-    taps = ss.firwin(20 * rate + 1, 0.8 / rate, window=("kaiser", 8.0))
+    taps = ss.firwin(taps_per_rate * rate + 1, cutoff / rate, window=("kaiser", beta))
     return taps * up
 
 
-def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+def resample(x: np.ndarray, fs_in: float, fs_out: float, cutoff: float = CUTOFF,
+             taps_per_rate: int = TAPS_PER_RATE, beta: float = 8.0) -> np.ndarray:
     """Anti-aliased polyphase resampling along the last axis (zero phase), float32.
 
     The one resampler of the project: training files of the demo generator, MIMIC 500 Hz records and
-    uploaded records all go through it, so the model never sees two different filters.
+    uploaded records all go through it with the default filter, so the model never sees two different
+    filters (the other parameters exist for the generator's optional PTB-XL-like 100 Hz files).
     """
     if float(fs_in) == float(fs_out):
         return np.asarray(x, dtype=np.float32).copy()
     frac = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
     up, down = frac.numerator, frac.denominator
-    return ss.resample_poly(x, up, down, axis=-1, window=_antialias_fir(up, down)).astype(np.float32)
+    window = _antialias_fir(up, down, cutoff, taps_per_rate, beta)
+    return ss.resample_poly(x, up, down, axis=-1, window=window).astype(np.float32)
 
 
 def crop(x: np.ndarray, n_samples: int, where: Literal["start", "center"] = "start",

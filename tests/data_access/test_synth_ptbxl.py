@@ -124,7 +124,8 @@ def test_wfdb_writer_option_gives_the_same_files(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [({"n": 0}, "at least 1"), ({"writer": "x"}, "writer"),
-                                          ({"fs_low": 300}, "divide"), ({"lowrate_filter": "fft"}, "lowrate_filter"), ({"prevalence": {"AFIB": 2.0}}, "prevalences")])
+                                          ({"fs_low": 300}, "divide"), ({"lowrate_filter": "fft"}, "lowrate_filter"),
+                                          ({"prevalence": {"AFIB": 2.0}}, "prevalences")])
 def test_bad_config_raises_typed_error(tmp_path, kwargs, match):
     with pytest.raises(SynthesisError, match=match):
         generate_ptbxl(tmp_path, config=SynthConfig(**kwargs))
